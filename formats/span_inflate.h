@@ -1,0 +1,30 @@
+/* span_inflate.h -- decompress spans from their checkpoints (soci-format.md §2.5)
+ *
+ * Pure buffer-to-buffer: the caller fetched the compressed bytes of spans
+ * first..last (from zinfo_span_compressed_start(first) to
+ * zinfo_span_compressed_end(last)); this yields their uncompressed bytes
+ * (from zinfo_span_uncompressed_start(first) to ..._end(last)).  A gzip span
+ * resumes raw inflate at its checkpoint: prime the leftover bits, load the
+ * 32 KiB window, and step over member boundaries (8-byte trailer, then the
+ * next member's gzip header).  A tar span is a copy.
+ */
+#ifndef SOCI_SPAN_INFLATE_H
+#define SOCI_SPAN_INFLATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "zinfo.h"
+
+struct span_inflater;
+
+struct span_inflater *span_inflater_new(void);
+void span_inflater_free(struct span_inflater *si);
+
+/* out_len must equal the uncompressed length of the spans */
+int span_inflate(struct span_inflater *si, const struct zinfo *zi, int32_t first, int32_t last,
+                 const uint8_t *in, size_t in_len, uint8_t *out, size_t out_len,
+                 struct error *err);
+
+#endif

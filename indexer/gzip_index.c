@@ -1,0 +1,237 @@
+/* gzip_index.c -- Z_BLOCK checkpointer (see gzip_index.h) */
+#include "gzip_index.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "zinfo.h"
+
+#define WIN ZINFO_WINDOW_SIZE
+#define OUT_SIZE (256 * 1024)
+
+enum member_state { IN_MEMBER, BETWEEN_MEMBERS };
+
+struct gzip_index {
+    z_stream strm;
+    int ready;
+    int64_t span_size;
+    struct tar_stream *tar;
+    struct span_hasher *hasher;
+
+    int64_t totin, totout, last;
+    enum member_state state;
+    int in_header;            /* a member's gzip header is not complete yet */
+    int saw_last_block;       /* the current member's final block began */
+    int magic_have;           /* bytes of the next member's magic checked */
+
+    uint8_t *out;             /* WIN bytes of history, then OUT_SIZE of room */
+    size_t opos;
+
+    uint8_t *blob;            /* zInfo blob under construction */
+    size_t blob_cap;
+    int32_t ncheckpoints;
+};
+
+struct gzip_index *gzip_index_new(int64_t span_size, struct tar_stream *tar,
+                                  struct span_hasher *hasher)
+{
+    struct gzip_index *gi = calloc(1, sizeof(*gi));
+
+    if (gi == NULL)
+        return NULL;
+    gi->out = calloc(1, WIN + OUT_SIZE);
+    gi->blob_cap = zinfo_gzip_blob_size(8);
+    gi->blob = malloc(gi->blob_cap);
+    if (gi->out == NULL || gi->blob == NULL ||
+        inflateInit2(&gi->strm, 47) != Z_OK) { /* 32+15: gzip or zlib header, 32 KiB window */
+        gzip_index_free(gi);
+        return NULL;
+    }
+    gi->ready = 1;
+    gi->span_size = span_size;
+    gi->tar = tar;
+    gi->hasher = hasher;
+    gi->opos = WIN; /* zeros before the first byte: checkpoint windows left-pad with zeros */
+    gi->state = IN_MEMBER;
+    gi->in_header = 1;
+    return gi;
+}
+
+void gzip_index_free(struct gzip_index *gi)
+{
+    if (gi == NULL)
+        return;
+    if (gi->ready)
+        inflateEnd(&gi->strm);
+    free(gi->out);
+    free(gi->blob);
+    free(gi);
+}
+
+static int add_checkpoint(struct gzip_index *gi, uint8_t bits, struct error *err)
+{
+    size_t need = zinfo_gzip_blob_size(gi->ncheckpoints + 1);
+
+    if (need > gi->blob_cap) {
+        size_t ncap = gi->blob_cap * 2;
+        uint8_t *nb;
+        while (ncap < need)
+            ncap *= 2;
+        nb = realloc(gi->blob, ncap);
+        RETURN_ERROR_IF(nb == NULL, err, "out of memory for checkpoints");
+        gi->blob = nb;
+        gi->blob_cap = ncap;
+    }
+    zinfo_gzip_put_record(gi->blob + zinfo_gzip_blob_size(gi->ncheckpoints), gi->totin,
+                          gi->totout, bits, gi->out + gi->opos - WIN);
+    gi->ncheckpoints++;
+    gi->last = gi->totout;
+    if (gi->ncheckpoints == 1)
+        span_hasher_boundary(gi->hasher, gi->totin, gi->totin);
+    else
+        span_hasher_boundary(gi->hasher, gi->totin, gi->totin - (bits ? 1 : 0));
+    return 0;
+}
+
+static int inflate_error(struct gzip_index *gi, int ret, struct error *err)
+{
+    const char *msg = gi->strm.msg ? gi->strm.msg : "";
+    long long at = (long long)gi->totin;
+
+    if (ret == Z_MEM_ERROR)
+        return error_set(err, "out of memory in zlib");
+    if (ret == Z_NEED_DICT)
+        return error_set(err, "zlib stream needs a preset dictionary at compressed byte %lld", at);
+    if (strcmp(msg, "incorrect data check") == 0)
+        return error_set(err, "gzip CRC mismatch in the member ending at compressed byte %lld", at);
+    if (strcmp(msg, "incorrect length check") == 0)
+        return error_set(err, "gzip length mismatch in the member ending at compressed byte %lld", at);
+    if (gi->in_header)
+        return error_set(err, "bad gzip header at compressed byte %lld (%s)", at, msg);
+    return error_set(err, "corrupt deflate data at compressed byte %lld (%s)", at, msg);
+}
+
+/* a member ended: only another gzip member may follow */
+static int check_next_magic(struct gzip_index *gi, const uint8_t **in, size_t *n,
+                            struct error *err)
+{
+    static const uint8_t magic[2] = {0x1f, 0x8b};
+
+    while (*n > 0 && gi->magic_have < 2) {
+        RETURN_ERROR_IF((*in)[0] != magic[gi->magic_have], err,
+                        "trailing garbage after the last gzip member at compressed byte %lld",
+                        (long long)(gi->totin + gi->magic_have));
+        gi->magic_have++;
+        (*in)++;
+        (*n)--;
+    }
+    return 0;
+}
+
+int gzip_index_feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct error *err)
+{
+    z_stream *s = &gi->strm;
+
+    while (n > 0) {
+        int ret;
+        size_t in_before, out_before, produced;
+
+        if (gi->state == BETWEEN_MEMBERS) {
+            /* hold back the magic bytes until both are seen, then replay them */
+            static const uint8_t magic[2] = {0x1f, 0x8b};
+            if (check_next_magic(gi, &in, &n, err) != 0)
+                return -1;
+            if (gi->magic_have < 2)
+                return 0;
+            if (inflateReset2(s, 47) != Z_OK)
+                return error_set(err, "zlib: inflateReset2 failed");
+            gi->state = IN_MEMBER;
+            gi->in_header = 1;
+            gi->saw_last_block = 0;
+            gi->magic_have = 0;
+            /* replay the two magic bytes the check consumed */
+            s->next_in = (Bytef *)magic;
+            s->avail_in = 2;
+            while (s->avail_in > 0) {
+                s->next_out = gi->out + gi->opos;
+                s->avail_out = (uInt)(WIN + OUT_SIZE - gi->opos);
+                ret = inflate(s, Z_BLOCK);
+                if (ret != Z_OK && ret != Z_BUF_ERROR)
+                    return inflate_error(gi, ret, err);
+            }
+            gi->totin += 2;
+            continue;
+        }
+
+        if (gi->opos == WIN + OUT_SIZE) {
+            memmove(gi->out, gi->out + gi->opos - WIN, WIN);
+            gi->opos = WIN;
+        }
+        s->next_in = (Bytef *)in;
+        s->avail_in = (uInt)(n > (1u << 30) ? (1u << 30) : n);
+        s->next_out = gi->out + gi->opos;
+        s->avail_out = (uInt)(WIN + OUT_SIZE - gi->opos);
+        in_before = s->avail_in;
+        out_before = s->avail_out;
+        ret = inflate(s, Z_BLOCK);
+        gi->totin += (int64_t)(in_before - s->avail_in);
+        in += in_before - s->avail_in;
+        n -= in_before - s->avail_in;
+        produced = out_before - s->avail_out;
+        if (produced > 0) {
+            if (!tar_stream_done(gi->tar) &&
+                tar_stream_feed(gi->tar, gi->out + gi->opos, produced, err) != 0)
+                return -1;
+            gi->opos += produced;
+            gi->totout += (int64_t)produced;
+        }
+        if (ret == Z_STREAM_END) {
+            gi->state = BETWEEN_MEMBERS;
+            gi->in_header = 0;
+            continue;
+        }
+        if (ret != Z_OK && ret != Z_BUF_ERROR)
+            return inflate_error(gi, ret, err);
+        if (s->data_type & 64)
+            gi->saw_last_block = 1;
+        /* at a block boundary (or just past the header), not after the last
+         * block, and either the very start or more than a span since the
+         * last checkpoint: the zran rule upstream uses */
+        if ((s->data_type & 128) && !(s->data_type & 64) &&
+            (gi->totout == 0 || gi->totout - gi->last > gi->span_size)) {
+            if (add_checkpoint(gi, (uint8_t)(s->data_type & 7), err) != 0)
+                return -1;
+        }
+        if (s->data_type & 128)
+            gi->in_header = 0;
+    }
+    return 0;
+}
+
+int gzip_index_finish(struct gzip_index *gi, struct error *err)
+{
+    long long at = (long long)gi->totin;
+
+    if (gi->state == BETWEEN_MEMBERS) {
+        RETURN_ERROR_IF(gi->magic_have > 0, err,
+                        "trailing garbage after the last gzip member at compressed byte %lld", at);
+        zinfo_gzip_put_header(gi->blob, gi->ncheckpoints, gi->span_size);
+        return 0;
+    }
+    if (gi->in_header)
+        return error_set(err, "truncated gzip: input ends at compressed byte %lld, inside the gzip header", at);
+    if (gi->saw_last_block)
+        return error_set(err, "truncated gzip: input ends at compressed byte %lld, before the end of the "
+                              "last block or the gzip trailer", at);
+    return error_set(err, "truncated gzip: input ends at compressed byte %lld, inside deflate data", at);
+}
+
+const uint8_t *gzip_index_blob(struct gzip_index *gi, size_t *len, int32_t *ncheckpoints)
+{
+    *len = zinfo_gzip_blob_size(gi->ncheckpoints);
+    *ncheckpoints = gi->ncheckpoints;
+    return gi->blob;
+}
+
+int64_t gzip_index_total_out(const struct gzip_index *gi) { return gi->totout; }

@@ -1,0 +1,35 @@
+/* gzip_index.h -- one-pass zlib checkpointer for gzip layers (soci-format.md §2.2)
+ *
+ * Inflates with Z_BLOCK and records a checkpoint {in, out, bits, 32 KiB
+ * window} after the gzip header and then at the first deflate block end
+ * after more than span_size uncompressed bytes, exactly where upstream's
+ * zran-derived builder puts them.  Multi-member streams (pigz) are followed
+ * across members.  The inflated bytes go to the tar parser, and each
+ * checkpoint is announced to the span hasher as a span boundary.
+ */
+#ifndef SOCI_GZIP_INDEX_H
+#define SOCI_GZIP_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "span_hasher.h"
+#include "tar_stream.h"
+
+struct gzip_index;
+
+struct gzip_index *gzip_index_new(int64_t span_size, struct tar_stream *tar,
+                                  struct span_hasher *hasher);
+void gzip_index_free(struct gzip_index *gi);
+
+/* the next compressed bytes */
+int gzip_index_feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct error *err);
+/* end of input: fails on a truncated stream */
+int gzip_index_finish(struct gzip_index *gi, struct error *err);
+
+/* the zInfo blob (v2, header filled in); owned by gi */
+const uint8_t *gzip_index_blob(struct gzip_index *gi, size_t *len, int32_t *ncheckpoints);
+int64_t gzip_index_total_out(const struct gzip_index *gi);
+
+#endif

@@ -1,0 +1,280 @@
+/* span_hasher.c -- blob and span digests on a second thread (see span_hasher.h) */
+#include "span_hasher.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sha256.h"
+
+#define NBUFFERS 8
+#define QUEUE_CAP 256
+
+enum ev_kind { EV_DATA, EV_BOUNDARY, EV_END };
+
+struct event {
+    enum ev_kind kind;
+    uint8_t *buf;
+    size_t n;
+    int64_t prev_end, start;
+};
+
+struct boundary {
+    int64_t prev_end, start;
+};
+
+struct span_hasher {
+    int threaded;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    struct event queue[QUEUE_CAP];
+    size_t qhead, qlen;
+    uint8_t *free_bufs[NBUFFERS];
+    size_t nfree;
+    uint8_t *all_bufs[NBUFFERS];
+    int failed;
+
+    /* hashing state, owned by the hashing thread */
+    struct sha256 *blob, *span;
+    int64_t pos;             /* bytes hashed into the blob digest */
+    uint8_t last_byte;
+    int span_active;
+    struct boundary *pending;
+    size_t npending, pending_cap, pending_head;
+    uint8_t *digests;
+    size_t ndigests, digests_cap;
+    uint8_t blob_digest[32];
+};
+
+static void finish_span(struct span_hasher *sh)
+{
+    if (sh->ndigests == sh->digests_cap) {
+        size_t ncap = sh->digests_cap ? sh->digests_cap * 2 : 64;
+        uint8_t *nd = realloc(sh->digests, ncap * 32);
+        if (nd == NULL) {
+            sh->failed = 1;
+            return;
+        }
+        sh->digests = nd;
+        sh->digests_cap = ncap;
+    }
+    sha256_final(sh->span, sh->digests + 32 * sh->ndigests++);
+    sh->span_active = 0;
+}
+
+static void add_pending(struct span_hasher *sh, int64_t prev_end, int64_t start)
+{
+    if (sh->pending_head > 0 && sh->pending_head == sh->npending) {
+        sh->pending_head = sh->npending = 0;
+    }
+    if (sh->npending == sh->pending_cap) {
+        size_t ncap = sh->pending_cap ? sh->pending_cap * 2 : 16;
+        struct boundary *nb = realloc(sh->pending, ncap * sizeof(*nb));
+        if (nb == NULL) {
+            sh->failed = 1;
+            return;
+        }
+        sh->pending = nb;
+        sh->pending_cap = ncap;
+    }
+    sh->pending[sh->npending].prev_end = prev_end;
+    sh->pending[sh->npending].start = start;
+    sh->npending++;
+}
+
+/* hash one buffer, closing and opening spans at the pending boundaries */
+static void hash_data(struct span_hasher *sh, const uint8_t *buf, size_t n)
+{
+    int64_t end = sh->pos + (int64_t)n, cursor = sh->pos;
+
+    sha256_update(sh->blob, buf, n);
+    while (sh->pending_head < sh->npending && sh->pending[sh->pending_head].prev_end <= end) {
+        struct boundary b = sh->pending[sh->pending_head++];
+        if (b.prev_end < cursor) { /* cannot happen: boundaries arrive in order */
+            sh->failed = 1;
+            return;
+        }
+        if (sh->span_active) {
+            sha256_update(sh->span, buf + (cursor - sh->pos), (size_t)(b.prev_end - cursor));
+            finish_span(sh);
+        }
+        cursor = b.prev_end;
+        sha256_reset(sh->span);
+        sh->span_active = 1;
+        if (b.start < cursor) {
+            /* the checkpoint sits inside byte start: both spans hold it */
+            uint8_t shared = b.start >= sh->pos ? buf[b.start - sh->pos] : sh->last_byte;
+            sha256_update(sh->span, &shared, 1);
+        }
+    }
+    if (sh->span_active && end > cursor)
+        sha256_update(sh->span, buf + (cursor - sh->pos), (size_t)(end - cursor));
+    if (n > 0)
+        sh->last_byte = buf[n - 1];
+    sh->pos = end;
+}
+
+static void handle(struct span_hasher *sh, const struct event *ev)
+{
+    switch (ev->kind) {
+    case EV_DATA:
+        hash_data(sh, ev->buf, ev->n);
+        break;
+    case EV_BOUNDARY:
+        add_pending(sh, ev->prev_end, ev->start);
+        break;
+    case EV_END:
+        /* boundaries exactly at the end close the last span with no data */
+        hash_data(sh, NULL, 0);
+        if (sh->span_active)
+            finish_span(sh);
+        sha256_final(sh->blob, sh->blob_digest);
+        break;
+    }
+}
+
+static void *hasher_main(void *arg)
+{
+    struct span_hasher *sh = arg;
+
+    for (;;) {
+        struct event ev;
+        pthread_mutex_lock(&sh->mu);
+        while (sh->qlen == 0)
+            pthread_cond_wait(&sh->cond, &sh->mu);
+        ev = sh->queue[sh->qhead];
+        pthread_mutex_unlock(&sh->mu);
+
+        handle(sh, &ev);
+
+        pthread_mutex_lock(&sh->mu);
+        sh->qhead = (sh->qhead + 1) % QUEUE_CAP;
+        sh->qlen--;
+        if (ev.kind == EV_DATA)
+            sh->free_bufs[sh->nfree++] = ev.buf;
+        pthread_cond_broadcast(&sh->cond);
+        pthread_mutex_unlock(&sh->mu);
+        if (ev.kind == EV_END)
+            return NULL;
+    }
+}
+
+struct span_hasher *span_hasher_new(int threaded)
+{
+    struct span_hasher *sh = calloc(1, sizeof(*sh));
+    int i;
+
+    if (sh == NULL)
+        return NULL;
+    sh->blob = sha256_new();
+    sh->span = sha256_new();
+    for (i = 0; i < NBUFFERS; i++) {
+        sh->all_bufs[i] = malloc(SPAN_HASHER_BUFFER_SIZE);
+        if (sh->all_bufs[i] == NULL)
+            break;
+        sh->free_bufs[sh->nfree++] = sh->all_bufs[i];
+    }
+    pthread_mutex_init(&sh->mu, NULL);
+    pthread_cond_init(&sh->cond, NULL);
+    if (sh->blob == NULL || sh->span == NULL || i < NBUFFERS) {
+        span_hasher_free(sh);
+        return NULL;
+    }
+    if (threaded && pthread_create(&sh->thread, NULL, hasher_main, sh) == 0)
+        sh->threaded = 1;
+    return sh;
+}
+
+static void enqueue(struct span_hasher *sh, const struct event *ev)
+{
+    if (!sh->threaded) {
+        handle(sh, ev);
+        if (ev->kind == EV_DATA)
+            sh->free_bufs[sh->nfree++] = ev->buf;
+        return;
+    }
+    pthread_mutex_lock(&sh->mu);
+    while (sh->qlen == QUEUE_CAP)
+        pthread_cond_wait(&sh->cond, &sh->mu);
+    sh->queue[(sh->qhead + sh->qlen) % QUEUE_CAP] = *ev;
+    sh->qlen++;
+    pthread_cond_broadcast(&sh->cond);
+    pthread_mutex_unlock(&sh->mu);
+}
+
+uint8_t *span_hasher_buffer(struct span_hasher *sh)
+{
+    uint8_t *b;
+
+    if (!sh->threaded)
+        return sh->free_bufs[--sh->nfree];
+    pthread_mutex_lock(&sh->mu);
+    while (sh->nfree == 0)
+        pthread_cond_wait(&sh->cond, &sh->mu);
+    b = sh->free_bufs[--sh->nfree];
+    pthread_mutex_unlock(&sh->mu);
+    return b;
+}
+
+void span_hasher_submit(struct span_hasher *sh, uint8_t *buf, size_t n)
+{
+    struct event ev = {EV_DATA, buf, n, 0, 0};
+    enqueue(sh, &ev);
+}
+
+void span_hasher_boundary(struct span_hasher *sh, int64_t prev_end, int64_t start)
+{
+    struct event ev = {EV_BOUNDARY, NULL, 0, prev_end, start};
+    enqueue(sh, &ev);
+}
+
+static void stop_thread(struct span_hasher *sh)
+{
+    struct event ev = {EV_END, NULL, 0, 0, 0};
+
+    if (!sh->threaded)
+        return;
+    enqueue(sh, &ev);
+    pthread_join(sh->thread, NULL);
+    sh->threaded = 0;
+}
+
+int span_hasher_finish(struct span_hasher *sh, uint8_t blob_digest[32], uint8_t **digests,
+                       size_t *nspans, struct error *err)
+{
+    if (sh->threaded) {
+        stop_thread(sh);
+    } else {
+        struct event ev = {EV_END, NULL, 0, 0, 0};
+        handle(sh, &ev);
+    }
+    RETURN_ERROR_IF(sh->failed, err, "span hasher: out of memory");
+    memcpy(blob_digest, sh->blob_digest, 32);
+    *digests = sh->digests;
+    *nspans = sh->ndigests;
+    sh->digests = NULL;
+    sh->ndigests = sh->digests_cap = 0;
+    return 0;
+}
+
+void span_hasher_free(struct span_hasher *sh)
+{
+    int i;
+
+    if (sh == NULL)
+        return;
+    if (sh->threaded) {
+        /* abandoned mid-stream: drain the thread before freeing buffers */
+        stop_thread(sh);
+    }
+    pthread_mutex_destroy(&sh->mu);
+    pthread_cond_destroy(&sh->cond);
+    for (i = 0; i < NBUFFERS; i++)
+        free(sh->all_bufs[i]);
+    sha256_free(sh->blob);
+    sha256_free(sh->span);
+    free(sh->pending);
+    free(sh->digests);
+    free(sh);
+}

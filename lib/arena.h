@@ -1,0 +1,17 @@
+/* arena.h -- bump allocator for many small strings that die together */
+#ifndef SOCI_ARENA_H
+#define SOCI_ARENA_H
+
+#include <stddef.h>
+
+struct arena;
+
+struct arena *arena_new(void);
+void arena_free(struct arena *a);
+/* n bytes aligned to 8; NULL when out of memory */
+void *arena_alloc(struct arena *a, size_t n);
+/* a copy of s[0..n) plus a NUL */
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+size_t arena_bytes(const struct arena *a);
+
+#endif

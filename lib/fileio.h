@@ -1,0 +1,41 @@
+/* fileio.h -- whole-file reads, full writes, and crash-safe output files
+ *
+ * Output files are written to a temporary name in the destination's
+ * directory, fsynced, then renamed over the final name (and the directory
+ * fsynced), so a reader or a crash sees the old file or the new one, never
+ * half of one.
+ */
+#ifndef SOCI_FILEIO_H
+#define SOCI_FILEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* read a whole file of at most max_len bytes; *buf is malloc'd (+1 NUL) */
+int read_file(const char *path, size_t max_len, uint8_t **buf, size_t *len, struct error *err);
+int write_all(int fd, const void *buf, size_t n, struct error *err);
+/* read exactly n bytes at off */
+int pread_full(int fd, void *buf, size_t n, off_t off, struct error *err);
+
+struct out_file {
+    int fd;
+    char *tmp_path;
+    char *final_path;
+};
+
+int out_file_open(struct out_file *of, const char *path, mode_t mode, struct error *err);
+/* fsync, rename into place, fsync the directory; closes the file */
+int out_file_commit(struct out_file *of, struct error *err);
+/* close and delete the temporary file (safe after a failed commit) */
+void out_file_abort(struct out_file *of);
+
+int atomic_write_file(const char *path, const void *buf, size_t n, mode_t mode,
+                      struct error *err);
+
+/* mkdir -p */
+int mkdir_p(const char *path, mode_t mode, struct error *err);
+
+#endif

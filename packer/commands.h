@@ -1,0 +1,14 @@
+/* commands.h -- the soci CLI's subcommands, one function each */
+#ifndef SOCI_COMMANDS_H
+#define SOCI_COMMANDS_H
+
+#include "error.h"
+
+/* each returns the process exit status; errors are printed once by the
+ * command as "soci: <message>" */
+int cmd_ztoc(int argc, char **argv);
+
+/* max size of a ztoc we agree to load */
+#define SOCI_MAX_ZTOC_SIZE ((size_t)1 << 30)
+
+#endif
