@@ -5,6 +5,15 @@
 #include <stdio.h>
 #include <string.h>
 
+/* messages quote names from hostile input (tar member names, PAX values):
+ * control bytes become '?' so a report stays one line on a terminal */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 int error_set(struct error *err, const char *fmt, ...)
 {
     va_list ap;
@@ -14,6 +23,7 @@ int error_set(struct error *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
+    one_line(err->msg);
     return -1;
 }
 
@@ -40,5 +50,6 @@ int error_prefix(struct error *err, const char *fmt, ...)
     plen += 2;
     memcpy(err->msg + plen, old, strnlen(old, sizeof(err->msg) - plen - 1));
     err->msg[plen + strnlen(old, sizeof(err->msg) - plen - 1)] = '\0';
+    one_line(err->msg);
     return -1;
 }

@@ -241,7 +241,7 @@ int gojson_reindent(const char *src, size_t n, int indent, char **out, size_t *o
 {
     struct gojson j;
     size_t i;
-    int depth = 0, in_str = 0, need_indent = 0;
+    int depth = 0, in_str = 0, need_indent = 0, nest = 0, started = 0;
     const char *res;
     size_t rlen;
     int k;
@@ -258,8 +258,18 @@ int gojson_reindent(const char *src, size_t n, int indent, char **out, size_t *o
             }
             continue;
         }
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            /* json.Indent drops leading and inner space but copies what
+             * follows the top-level value */
+            if (started && nest == 0)
+                putc_(&j, c);
             continue;
+        }
+        started = 1;
+        if (c == '{' || c == '[')
+            nest++;
+        else if (c == '}' || c == ']')
+            nest--;
         if (need_indent && c != ']' && c != '}') {
             need_indent = 0;
             depth++;

@@ -50,8 +50,10 @@ size_t gotime_format(int64_t sec, int64_t nsec, char out[GOTIME_MAX])
             nsec += 1000000000;
             carry--;
         }
-        if ((carry > 0 && sec > INT64_MAX - carry) || (carry < 0 && sec < INT64_MIN - carry))
+        if ((carry > 0 && sec > INT64_MAX - carry) || (carry < 0 && sec < INT64_MIN - carry)) {
+            out[0] = '\0';
             return 0;
+        }
         sec += carry;
     }
     if (sec < MIN_SEC || sec > MAX_SEC) {
@@ -93,19 +95,31 @@ static int digits(const char *s, size_t n, int64_t *v)
     return 0;
 }
 
+static int days_in_month(int64_t y, int m)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+    if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
+        return 29;
+    return days[m - 1];
+}
+
 int gotime_parse(const char *s, size_t len, int64_t *sec, int32_t *nsec)
 {
     int64_t y, mo, d, h, mi, se, frac = 0, tzh = 0, tzm = 0;
     size_t p = 19;
     int sign = 0;
 
-    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
+    /* Go accepts only upper-case 'T' and 'Z' (its layout literals) */
+    if (len < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
         s[13] != ':' || s[16] != ':')
         return -1;
     if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
         digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &se))
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+    /* Go's parseRFC3339 ranges: the day within its month, no leap second */
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, (int)mo) || h > 23 || mi > 59 ||
+        se > 59)
         return -1;
     if (s[p] == '.') {
         int nd = 0;
@@ -122,11 +136,11 @@ int gotime_parse(const char *s, size_t len, int64_t *sec, int32_t *nsec)
         while (nd++ < 9)
             frac *= 10;
     }
-    if (p < len && (s[p] == 'Z' || s[p] == 'z') && p + 1 == len) {
+    if (p < len && s[p] == 'Z' && p + 1 == len) {
         sign = 0;
     } else if (p + 6 == len && (s[p] == '+' || s[p] == '-') && s[p + 3] == ':') {
         sign = s[p] == '+' ? 1 : -1;
-        if (digits(s + p + 1, 2, &tzh) || digits(s + p + 4, 2, &tzm))
+        if (digits(s + p + 1, 2, &tzh) || digits(s + p + 4, 2, &tzm) || tzh > 23 || tzm > 59)
             return -1;
     } else {
         return -1;

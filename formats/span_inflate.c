@@ -27,11 +27,13 @@ void span_inflater_free(struct span_inflater *si)
 static int expected_len(const struct zinfo *zi, int32_t first, int32_t last, size_t in_len,
                         size_t out_len, struct error *err)
 {
-    int64_t cin = zinfo_span_compressed_end(zi, last) - zinfo_span_compressed_start(zi, first);
-    int64_t cout = zinfo_span_uncompressed_end(zi, last) - zinfo_span_uncompressed_start(zi, first);
+    int64_t cin, cout;
 
+    /* the range first: the span math reads checkpoint records */
     RETURN_ERROR_IF(first < 0 || last < first || last >= zi->nspans, err,
                     "span range %d..%d outside 0..%d", first, last, zi->nspans - 1);
+    cin = zinfo_span_compressed_end(zi, last) - zinfo_span_compressed_start(zi, first);
+    cout = zinfo_span_uncompressed_end(zi, last) - zinfo_span_uncompressed_start(zi, first);
     RETURN_ERROR_IF(cin < 0 || (uint64_t)cin != in_len, err,
                     "spans %d..%d: got %zu compressed bytes, expected %lld", first, last, in_len,
                     (long long)cin);
@@ -52,6 +54,11 @@ int span_inflate(struct span_inflater *si, const struct zinfo *zi, int32_t first
     if (expected_len(zi, first, last, in_len, out_len, err) != 0)
         return -1;
     if (zi->algorithm != ZTOC_GZIP) {
+        /* a tar span is its own bytes; a ztoc claiming more uncompressed
+         * than compressed bytes would have us read past the input */
+        RETURN_ERROR_IF(out_len > in_len, err,
+                        "tar spans %d..%d: %zu output bytes wanted from %zu input bytes", first, last,
+                        out_len, in_len);
         memcpy(out, in, out_len);
         return 0;
     }
@@ -78,6 +85,9 @@ int span_inflate(struct span_inflater *si, const struct zinfo *zi, int32_t first
     while (s->avail_out > 0) {
         ret = inflate(s, Z_NO_FLUSH);
         if (ret == Z_STREAM_END) {
+            /* the range may end exactly where a member does */
+            if (s->avail_out == 0)
+                break;
             /* a member ended inside the range: step over its trailer (raw
              * mode leaves it unread) and parse the next member's header */
             if (raw) {

@@ -150,6 +150,8 @@ int zinfo_parse_blob(struct zinfo *zi, int algorithm, const uint8_t *blob, size_
     zi->algorithm = algorithm;
     zi->compressed_size = compressed_size;
     zi->uncompressed_size = uncompressed_size;
+    RETURN_ERROR_IF(compressed_size < 0 || uncompressed_size < 0, err,
+                    "invalid zinfo: negative archive size");
 
     if (algorithm == ZTOC_UNCOMPRESSED) {
         struct fb_table t;
@@ -183,6 +185,18 @@ int zinfo_parse_blob(struct zinfo *zi, int algorithm, const uint8_t *blob, size_
                              len, (long long)n);
         zi->nspans = (int32_t)n;
         zi->records = blob + ZINFO_HEADER_SIZE;
+    }
+    /* range-check every stored checkpoint once, so the span math below
+     * never meets a negative offset (in - 1 would overflow) or a bit count
+     * inflatePrime cannot take */
+    {
+        int32_t i;
+        for (i = zi->version == 1 ? 1 : 0; i < zi->nspans; i++) {
+            const uint8_t *r = record(zi, i);
+            RETURN_ERROR_IF((int64_t)get_le(r, 8) < 0 || (int64_t)get_le(r + 8, 8) < 0 || r[16] > 7,
+                            err, "invalid gzip zinfo: checkpoint %d has a negative offset or %u bits",
+                            i, r[16]);
+        }
     }
     return 0;
 }

@@ -220,7 +220,8 @@ static int process(struct layer_indexer *li, const uint8_t *data, size_t n, stru
 static int start(struct layer_indexer *li, struct error *err)
 {
     li->format = layer_sniff_format(li->sniff, li->sniff_have);
-    RETURN_ERROR_IF(li->format < 0, err, "zstd layers are not supported");
+    RETURN_ERROR_IF(li->format < 0, err,
+                    "zstd magic at compressed byte 0: zstd layers are not supported");
     if (li->format == ZTOC_GZIP) {
         li->gzip = gzip_index_new(li->opts.span_size, li->tar, li->hasher);
         RETURN_ERROR_IF(li->gzip == NULL, err, "out of memory");

@@ -376,11 +376,17 @@ static int is_header_only(char t)
 
 static int64_t block_padding(int64_t n) { return -n & (BLOCK - 1); }
 
+/* a bad header block at uncompressed offset off */
+static int bad_header_at(struct error *err, int64_t off, const char *what)
+{
+    if (off == 0)
+        return error_set(err, "not a tar archive: %s at uncompressed offset 0", what);
+    return error_set(err, "%s at uncompressed offset %lld", what, (long long)off);
+}
+
 static int bad_header(struct tar_stream *ts, struct error *err, const char *what)
 {
-    if (ts->pos == 0)
-        return error_set(err, "not a tar archive: %s at uncompressed offset 0", what);
-    return error_set(err, "%s at uncompressed offset %lld", what, (long long)ts->pos);
+    return bad_header_at(err, ts->pos, what);
 }
 
 static int emit_entry(struct tar_stream *ts, const uint8_t *b, enum format fmt, struct error *err)
@@ -429,7 +435,7 @@ static int emit_entry(struct tar_stream *ts, const uint8_t *b, enum format fmt, 
         }
     }
     if (!ok)
-        return bad_header(ts, err, "invalid numeric field in tar header");
+        return bad_header_at(err, ts->pos - BLOCK, "invalid numeric field in tar header");
     if (prefix.len > 0) {
         memcpy(namebuf, prefix.ptr, prefix.len);
         namebuf[prefix.len] = '/';
@@ -453,29 +459,29 @@ static int emit_entry(struct tar_stream *ts, const uint8_t *b, enum format fmt, 
         h.gname = p->value;
     if ((p = find_pax(h.pax, h.npax, "uid")) && p->value.len) {
         if (parse_decimal(p->value.ptr, p->value.len, &h.uid) != 0)
-            return bad_header(ts, err, "invalid PAX uid record");
+            return bad_header_at(err, ts->pos - BLOCK, "invalid PAX uid record");
     }
     if ((p = find_pax(h.pax, h.npax, "gid")) && p->value.len) {
         if (parse_decimal(p->value.ptr, p->value.len, &h.gid) != 0)
-            return bad_header(ts, err, "invalid PAX gid record");
+            return bad_header_at(err, ts->pos - BLOCK, "invalid PAX gid record");
     }
     if ((p = find_pax(h.pax, h.npax, "mtime")) && p->value.len) {
         if (parse_pax_time(p->value.ptr, p->value.len, &h.mtime_sec, &h.mtime_nsec) != 0)
-            return bad_header(ts, err, "invalid PAX mtime record");
+            return bad_header_at(err, ts->pos - BLOCK, "invalid PAX mtime record");
     }
     if ((p = find_pax(h.pax, h.npax, "atime")) && p->value.len) {
         int64_t s, ns;
         if (parse_pax_time(p->value.ptr, p->value.len, &s, &ns) != 0)
-            return bad_header(ts, err, "invalid PAX atime record");
+            return bad_header_at(err, ts->pos - BLOCK, "invalid PAX atime record");
     }
     if ((p = find_pax(h.pax, h.npax, "ctime")) && p->value.len) {
         int64_t s, ns;
         if (parse_pax_time(p->value.ptr, p->value.len, &s, &ns) != 0)
-            return bad_header(ts, err, "invalid PAX ctime record");
+            return bad_header_at(err, ts->pos - BLOCK, "invalid PAX ctime record");
     }
     if ((p = find_pax(h.pax, h.npax, "size")) && p->value.len) {
         if (parse_decimal(p->value.ptr, p->value.len, &h.size) != 0)
-            return bad_header(ts, err, "invalid PAX size record");
+            return bad_header_at(err, ts->pos - BLOCK, "invalid PAX size record");
     }
     if (ts->long_name && ts->long_name_len) {
         h.name.ptr = ts->long_name;
@@ -488,13 +494,17 @@ static int emit_entry(struct tar_stream *ts, const uint8_t *b, enum format fmt, 
     if (h.typeflag == '\0' && h.name.len > 0 && h.name.ptr[h.name.len - 1] == '/')
         h.typeflag = '5';
     if (h.size < 0)
-        return bad_header(ts, err, "negative size in tar header");
+        return bad_header_at(err, ts->pos - BLOCK, "negative size in tar header");
     if (h.typeflag == 'S')
-        return bad_header(ts, err, "GNU sparse file: sparse files are not supported");
+        return bad_header_at(err, ts->pos - BLOCK, "GNU sparse file: sparse files are not supported");
 
     h.header_offset = ts->in_group ? ts->group_start : ts->pos - BLOCK;
     h.data_offset = ts->pos;
     v = is_header_only(h.typeflag) ? 0 : h.size;
+    /* data plus padding must stay a representable stream offset (no tar
+     * stream is 8 EiB long: Go would fail on the truncation later) */
+    if (v > INT64_MAX - BLOCK - ts->pos)
+        return bad_header_at(err, ts->pos - BLOCK, "absurd size in tar header");
     if (ts->on_entry(ts->ctx, &h, err) != 0)
         return -1;
 
@@ -682,8 +692,9 @@ int tar_stream_finish(struct tar_stream *ts, int64_t *archive_end, struct error 
                          (long long)ts->pos);
     case ST_SKIP:
         if (ts->skip_data > 0)
-            return error_set(err, "tar stream ends %lld bytes before the end of \"%s\"",
-                             (long long)ts->skip_data, ts->skip_name);
+            return error_set(err, "tar stream ends at uncompressed offset %lld, %lld bytes before "
+                             "the end of \"%s\"", (long long)ts->pos, (long long)ts->skip_data,
+                             ts->skip_name);
         break;
     case ST_DONE:
         break;

@@ -19,6 +19,9 @@
 #include "digest.h"
 #include "fileio.h"
 #include "layer_index.h"
+#include "layer_job.h"
+#include "stream.h"
+#include "stream_mode.h"
 #include "version.h"
 
 #define PROG "ztoc-gen"
@@ -35,6 +38,10 @@ static void usage(FILE *f)
             "  --print-digest                print the layer's sha256 digest\n"
             "  --expect-digest sha256:HEX    fail unless the layer has this digest\n"
             "  --no-threads                  hash on the inflate thread\n"
+            "\nRecord-stream mode (stdin from soci-layers, see formats/STREAM.md):\n"
+            "  -j, --jobs N                  index N layers at once (default: number of CPUs)\n"
+            "  --min-layer-size N            skip smaller layers (default 10485760)\n"
+            "  -q, --quiet                   no progress line\n"
             "  -h, --help                    this text\n");
 }
 
@@ -47,20 +54,25 @@ int main(int argc, char **argv)
         {"print-digest", no_argument, NULL, 'p'},
         {"expect-digest", required_argument, NULL, 'e'},
         {"no-threads", no_argument, NULL, 'T'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"min-layer-size", required_argument, NULL, 'm'},
+        {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct layer_index_opts lo = {LAYER_INDEX_DEFAULT_SPAN_SIZE, SOCI_C_BUILD_TOOL, 1};
     const char *output = NULL, *input = NULL, *expect = NULL;
-    int print_digest = 0, fd = 0, c;
+    int print_digest = 0, fd = 0, c, jobs = 0, quiet = 0;
+    int64_t min_layer_size = DEFAULT_MIN_LAYER_SIZE;
     struct layer_indexer *li = NULL;
     struct layer_index_result res;
     struct error err;
     uint8_t *buf;
+    size_t sniffed = 0;
     char label[512];
 
     memset(&res, 0, sizeof(res));
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:hj:q", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             if (cli_parse_size(optarg, &lo.span_size) != 0) {
@@ -87,6 +99,26 @@ int main(int argc, char **argv)
         case 'T':
             lo.threaded = 0;
             break;
+        case 'j': {
+            int64_t v;
+            if (cli_parse_size(optarg, &v) != 0 || v > 256) {
+                fprintf(stderr, PROG ": invalid --jobs \"%s\": want 1..256\n", optarg);
+                return 2;
+            }
+            jobs = (int)v;
+            break;
+        }
+        case 'm':
+            if (strcmp(optarg, "0") == 0) {
+                min_layer_size = 0;
+            } else if (cli_parse_size(optarg, &min_layer_size) != 0) {
+                fprintf(stderr, PROG ": invalid --min-layer-size \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
+        case 'q':
+            quiet = 1;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -102,25 +134,64 @@ int main(int argc, char **argv)
     if (optind < argc && strcmp(argv[optind], "-") != 0)
         input = argv[optind];
     snprintf(label, sizeof(label), "%s", input ? input : "stdin");
+    buf = malloc(READ_SIZE);
+    if (buf == NULL) {
+        fprintf(stderr, PROG ": out of memory\n");
+        return 1;
+    }
+    if (input == NULL) {
+        /* sniff stdin: a record stream from soci-layers, or a layer */
+        size_t have = 0;
+        while (have < 16) {
+            ssize_t n = read(STDIN_FILENO, buf + have, 16 - have);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            have += (size_t)n;
+        }
+        if (stream_looks_like(buf, have)) {
+            struct stream_mode_opts so;
+            int status;
+            so.params.span_size = lo.span_size;
+            so.params.build_tool = lo.build_tool;
+            so.params.min_layer_size = min_layer_size;
+            so.params.threaded_hash = lo.threaded;
+            so.jobs = jobs > 0 ? jobs : cli_ncpus();
+            so.progress = !quiet;
+            if (output || print_digest || expect) {
+                fprintf(stderr, PROG ": -o, --print-digest and --expect-digest do not apply to a record stream\n");
+                free(buf);
+                return 2;
+            }
+            status = ztoc_gen_stream(buf, have, &so);
+            free(buf);
+            return status;
+        }
+        sniffed = have;
+    }
     if (output == NULL && isatty(STDOUT_FILENO)) {
         fprintf(stderr, PROG ": refusing to write a binary ztoc to a terminal; use -o FILE or redirect stdout\n");
+        free(buf);
         return 2;
     }
     if (input) {
         fd = open(input, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             fprintf(stderr, PROG ": %s: %s\n", input, strerror(errno));
+            free(buf);
             return 1;
         }
         posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     }
-    buf = malloc(READ_SIZE);
     li = layer_indexer_new(&lo, &err);
-    if (buf == NULL || li == NULL) {
-        if (li == NULL)
-            fprintf(stderr, PROG ": %s\n", buf ? err.msg : "out of memory");
+    if (li == NULL) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        free(buf);
         return 1;
     }
+    if (sniffed > 0 && layer_indexer_feed(li, buf, sniffed, &err) != 0)
+        goto fail;
     for (;;) {
         ssize_t n = read(fd, buf, READ_SIZE);
         if (n < 0 && errno == EINTR)

@@ -14,6 +14,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: soci COMMAND [ARGS]\n\n"
             "commands:\n"
+            "  create oci:DIR:TAG             build ztocs and a SOCI index into the layout\n"
             "  ztoc info ZTOC                 print a ztoc's summary as JSON\n"
             "  ztoc get-file ZTOC LAYER PATH  write one file of a layer to stdout\n"
             "  version                        print the version\n");
@@ -27,6 +28,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "ztoc") == 0)
         return cmd_ztoc(argc - 1, argv + 1);
+    if (strcmp(argv[1], "create") == 0)
+        return cmd_create(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("soci (%s) %s\n", SOCI_C_NAME, SOCI_C_VERSION);
         return 0;

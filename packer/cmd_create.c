@@ -1,0 +1,248 @@
+/* cmd_create.c -- soci create: the whole pipeline in one process
+ *
+ *   soci create [--span-size N] [--min-layer-size N] [--platform P]... [--all-platforms]
+ *               [--build-tool-identifier S] [-j N] [--optimizations xattr] [--force]
+ *               [--quiet] oci:DIR[:TAG]
+ *
+ * The same library code as soci-layers | ztoc-gen | soci-pack: the same
+ * records, jobs and packer, so both give byte-identical layouts.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "existing.h"
+#include "image_resolve.h"
+#include "layer_index.h"
+#include "layer_job.h"
+#include "layers.h"
+#include "oci_layout.h"
+#include "pack.h"
+#include "progress.h"
+#include "version.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: soci create [options] oci:DIR[:TAG|@sha256:...]\n"
+            "Build ztocs and a SOCI index (v1) for the image and store them in its layout.\n\n"
+            "  --span-size N               checkpoint spacing (default 4194304)\n"
+            "  --min-layer-size N          skip smaller layers (default 10485760)\n"
+            "  --platform os/arch[/var]    a platform to index (repeatable; default: this host's)\n"
+            "  --all-platforms             every platform of the image\n"
+            "  --build-tool-identifier S   default \"" SOCI_C_BUILD_TOOL "\"\n"
+            "  -j, --jobs N                layers indexed at once (default: number of CPUs)\n"
+            "  --optimizations xattr       mark layers without xattrs (disable-xattrs annotation)\n"
+            "  -f, --force                 rebuild ztocs that already exist\n"
+            "  -q, --quiet                 no progress line, no per-layer lines\n");
+}
+
+/* run every layer of every image through the pool, in order, into pk */
+static int index_images(struct oci_layout *l, const struct resolved_set *set, const char *ref,
+                        const struct existing_set *existing, const struct index_params *params, int jobs,
+                        struct progress *prog, struct packer *pk, struct error *err)
+{
+    struct job_pool *pool = job_pool_new(jobs);
+    struct stream_record *rec = malloc(sizeof(*rec));
+    struct layer_job **all = NULL;
+    int *pids = NULL;
+    size_t nall = 0, i, k, total = 0;
+    int rc = -1;
+
+    for (i = 0; i < set->nimages; i++)
+        total += set->images[i].nlayers;
+    all = calloc(total + 1, sizeof(*all));
+    pids = calloc(total + 1, sizeof(*pids));
+    if (pool == NULL || rec == NULL || all == NULL || pids == NULL) {
+        error_set(err, "out of memory");
+        goto out;
+    }
+    /* submit everything first so -j can work across images */
+    for (i = 0; i < set->nimages; i++) {
+        const struct resolved_image *im = &set->images[i];
+        for (k = 0; k < im->nlayers; k++) {
+            int fd = -1;
+            if (layers_layer_record(l, im, (uint32_t)i, (uint32_t)k, existing, rec, err) != 0)
+                goto out;
+            if (rec->nexisting == 0 && oci_layer_compression(rec->desc.media_type) != LAYER_NOT_A_LAYER &&
+                rec->desc.size >= params->min_layer_size &&
+                oci_layer_compression(rec->desc.media_type) != LAYER_ZSTD &&
+                layout_open_blob(l, rec->desc.digest, -1, &fd, err) != 0)
+                goto out;
+            all[nall] = layer_job_new(rec, fd, params);
+            if (all[nall] == NULL) {
+                error_set(err, "out of memory");
+                goto out;
+            }
+            {
+                char name[24];
+                snprintf(name, sizeof(name), "%.19s", rec->desc.digest + 7);
+                pids[nall] = progress_add(prog, name, rec->desc.size, &all[nall]->bytes_done);
+            }
+            job_pool_submit(pool, all[nall]);
+            nall++;
+        }
+    }
+    nall = 0;
+    for (i = 0; i < set->nimages; i++) {
+        const struct resolved_image *im = &set->images[i];
+        layers_image_record(im, (uint32_t)i, l->dir, ref, rec);
+        if (packer_record(pk, rec, err) != 0)
+            goto out;
+        for (k = 0; k < im->nlayers; k++, nall++) {
+            if (layer_job_wait(all[nall]) != 0) {
+                *err = all[nall]->err;
+                nall++;
+                goto out;
+            }
+            progress_finish_task(prog, pids[nall]);
+            if (packer_record(pk, &all[nall]->result, err) != 0) {
+                nall++;
+                goto out;
+            }
+        }
+        stream_record_init(rec, REC_IMAGE_END);
+        rec->image = (uint32_t)i;
+        if (packer_record(pk, rec, err) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    /* the pool runs every submitted job to its end before it stops */
+    job_pool_free(pool);
+    for (i = 0; i < total && all; i++)
+        layer_job_free(all[i]);
+    free(all);
+    free(pids);
+    free(rec);
+    return rc;
+}
+
+int cmd_create(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"span-size", required_argument, NULL, 's'},
+        {"min-layer-size", required_argument, NULL, 'm'},
+        {"platform", required_argument, NULL, 'p'},
+        {"all-platforms", no_argument, NULL, 'a'},
+        {"build-tool-identifier", required_argument, NULL, 'b'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"optimizations", required_argument, NULL, 'O'},
+        {"force", no_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct index_params params = {4 * 1024 * 1024, SOCI_C_BUILD_TOOL, DEFAULT_MIN_LAYER_SIZE, 1};
+    struct pack_opts po = {0, stdout, NULL};
+    struct platform_sel sel;
+    struct oci_layout l;
+    struct resolved_set set;
+    struct existing_set *existing = NULL;
+    struct packer *pk = NULL;
+    struct progress *prog = NULL;
+    struct error err;
+    char dir[4096], ref[512];
+    int c, jobs = cli_ncpus(), force = 0, quiet = 0, rc = 1;
+    int64_t v;
+
+    memset(&sel, 0, sizeof(sel));
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "j:fqhp:", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (cli_parse_size(optarg, &params.span_size) != 0) {
+                fprintf(stderr, "soci: invalid --span-size \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
+        case 'm':
+            if (strcmp(optarg, "0") == 0)
+                params.min_layer_size = 0;
+            else if (cli_parse_size(optarg, &params.min_layer_size) != 0) {
+                fprintf(stderr, "soci: invalid --min-layer-size \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
+        case 'p':
+            if (platform_sel_add(&sel, optarg, &err) != 0) {
+                fprintf(stderr, "soci: %s\n", err.msg);
+                return 2;
+            }
+            break;
+        case 'a':
+            sel.all = 1;
+            break;
+        case 'b':
+            params.build_tool = optarg;
+            break;
+        case 'j':
+            if (cli_parse_size(optarg, &v) != 0 || v > 256) {
+                fprintf(stderr, "soci: invalid --jobs \"%s\": want 1..256\n", optarg);
+                return 2;
+            }
+            jobs = (int)v;
+            break;
+        case 'O':
+            if (strcmp(optarg, "xattr") != 0) {
+                fprintf(stderr, "soci: unknown optimization \"%s\" (known: xattr)\n", optarg);
+                return 2;
+            }
+            po.disable_xattrs_opt = 1;
+            break;
+        case 'f':
+            force = 1;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (argc - optind != 1) {
+        usage(stderr);
+        return 2;
+    }
+    if (layout_ref_parse(argv[optind], dir, sizeof(dir), ref, sizeof(ref)) != 0) {
+        fprintf(stderr, "soci: \"%s\" is not an image reference of the form oci:DIR[:TAG]\n", argv[optind]);
+        return 2;
+    }
+    if (quiet)
+        po.lines = NULL;
+    else if (isatty(STDERR_FILENO))
+        po.notes = stderr;
+    if (layout_open(&l, dir, 0, &err) != 0)
+        goto fail;
+    if (layout_lock(&l, &err) != 0 || image_resolve(&l, ref, &sel, &set, &err) != 0) {
+        layout_close(&l);
+        goto fail;
+    }
+    if (!force)
+        existing = existing_scan(&l);
+    pk = packer_new(&l, &po);
+    prog = progress_start("soci", !quiet);
+    if (pk == NULL)
+        error_set(&err, "out of memory");
+    else if (index_images(&l, &set, argv[optind], existing, &params, jobs, prog, pk, &err) == 0 &&
+             packer_finish(pk, &err) == 0)
+        rc = 0;
+    progress_stop(prog);
+    packer_free(pk);
+    existing_free(existing);
+    resolved_set_release(&set);
+    layout_close(&l);
+    if (rc == 0)
+        return 0;
+fail:
+    fprintf(stderr, "soci: %s\n", err.msg);
+    return 1;
+}

@@ -1,0 +1,306 @@
+/* pack.c -- SOCI index writing (see pack.h) */
+#include "pack.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "digest.h"
+#include "oci.h"
+#include "sha256.h"
+#include "soci_index.h"
+#include "strutil.h"
+
+struct pending_ztoc {
+    uint32_t n;
+    struct stream_desc layer;
+    struct stream_desc ztoc;
+    uint8_t *data;          /* NULL when reused */
+    size_t len;
+    int reused;
+    int64_t span_size;
+    char build_tool[256];
+    int xattr_free;
+};
+
+/* an image whose index is built and waits for packer_finish() */
+struct prepared {
+    struct pending_ztoc *ztocs;
+    size_t nztocs;
+    char *json;
+    size_t json_len;
+    char subject[80];
+    char platform[128];
+};
+
+struct packer {
+    struct oci_layout *dest;
+    struct prepared *ready;
+    size_t nready;
+    struct pack_opts opts;
+    int in_image;
+    struct stream_record image;   /* the image record */
+    struct pending_ztoc *ztocs;
+    size_t nztocs, cap;
+    int written;
+    char last_index[80];
+};
+
+struct packer *packer_new(struct oci_layout *dest, const struct pack_opts *opts)
+{
+    struct packer *pk = calloc(1, sizeof(*pk));
+
+    if (pk == NULL)
+        return NULL;
+    pk->dest = dest;
+    pk->opts = *opts;
+    return pk;
+}
+
+static void clear_image(struct packer *pk)
+{
+    size_t i;
+
+    for (i = 0; i < pk->nztocs; i++)
+        free(pk->ztocs[i].data);
+    pk->nztocs = 0;
+    pk->in_image = 0;
+}
+
+static void free_prepared(struct prepared *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->nztocs; i++)
+        free(p->ztocs[i].data);
+    free(p->ztocs);
+    free(p->json);
+}
+
+void packer_free(struct packer *pk)
+{
+    size_t i;
+
+    if (pk == NULL)
+        return;
+    for (i = 0; i < pk->nready; i++)
+        free_prepared(&pk->ready[i]);
+    free(pk->ready);
+    clear_image(pk);
+    free(pk->ztocs);
+    free(pk);
+}
+
+int packer_written(const struct packer *pk) { return pk->written; }
+const char *packer_last_index(const struct packer *pk) { return pk->last_index; }
+
+static int add_ztoc(struct packer *pk, const struct stream_record *rec, struct error *err)
+{
+    struct pending_ztoc *z;
+
+    RETURN_ERROR_IF(!pk->in_image || rec->image != pk->image.image, err,
+                    "ztoc record for image %u outside that image's records", rec->image);
+    RETURN_ERROR_IF(pk->nztocs > 0 && rec->n <= pk->ztocs[pk->nztocs - 1].n, err,
+                    "ztoc records out of layer order (layer %u)", rec->n);
+    RETURN_ERROR_IF(rec->n >= pk->image.nlayers, err, "ztoc record for layer %u of an image with %u layers",
+                    rec->n, pk->image.nlayers);
+    RETURN_ERROR_IF(!rec->reused && (rec->data == NULL || (int64_t)rec->data_len != rec->ztoc.size), err,
+                    "ztoc record for layer %u carries %zu bytes, its descriptor says %lld", rec->n,
+                    rec->data_len, (long long)rec->ztoc.size);
+    if (pk->nztocs == pk->cap) {
+        size_t ncap = pk->cap ? pk->cap * 2 : 16;
+        struct pending_ztoc *nz = realloc(pk->ztocs, ncap * sizeof(*nz));
+        RETURN_ERROR_IF(nz == NULL, err, "out of memory");
+        pk->ztocs = nz;
+        pk->cap = ncap;
+    }
+    z = &pk->ztocs[pk->nztocs];
+    memset(z, 0, sizeof(*z));
+    z->n = rec->n;
+    z->layer = rec->desc;
+    z->ztoc = rec->ztoc;
+    z->reused = rec->reused;
+    z->span_size = rec->span_size;
+    z->xattr_free = rec->xattr_free;
+    str_copy(z->build_tool, sizeof(z->build_tool), rec->build_tool);
+    if (!rec->reused) {
+        z->data = malloc(rec->data_len);
+        RETURN_ERROR_IF(z->data == NULL, err, "out of memory");
+        memcpy(z->data, rec->data, rec->data_len);
+        z->len = rec->data_len;
+    }
+    pk->nztocs++;
+    if (pk->opts.lines) {
+        fprintf(pk->opts.lines, "layer %s -> ztoc %s%s\n", rec->desc.digest, rec->ztoc.digest,
+                rec->reused ? " (already exists)" : "");
+        fflush(pk->opts.lines);
+    }
+    return 0;
+}
+
+/* index.json: drop older SOCI v1 indexes of this image, append the new one */
+static int record_in_index_json(json_t *index, const char *subject, const char *digest, size_t size,
+                                struct error *err)
+{
+    json_t *mans, *m, *entry;
+    size_t i;
+
+    mans = json_object_get(index, "manifests");
+    for (i = json_array_size(mans); i-- > 0;) {
+        const char *at, *subj;
+        m = json_array_get(mans, i);
+        at = json_string_value(json_object_get(m, "artifactType"));
+        subj = json_string_value(json_object_get(json_object_get(m, "annotations"), ENTRY_SUBJECT_ANNOTATION));
+        if (at && strcmp(at, SOCI_INDEX_V1) == 0 && subj && strcmp(subj, subject) == 0)
+            json_array_remove(mans, i);
+    }
+    entry = json_pack("{s:s,s:s,s:I,s:{s:s},s:s}", "mediaType", MT_OCI_MANIFEST, "digest", digest, "size",
+                      (json_int_t)size, "annotations", ENTRY_SUBJECT_ANNOTATION, subject,
+                      "artifactType", SOCI_INDEX_V1);
+    RETURN_ERROR_IF(entry == NULL || json_array_append_new(mans, entry) != 0, err, "out of memory");
+    return 0;
+}
+
+static int prepare_image(struct packer *pk, struct error *err)
+{
+    struct soci_index ix;
+    struct prepared *p;
+    char *json = NULL;
+    size_t len, i;
+
+    memset(&ix, 0, sizeof(ix));
+    RETURN_ERROR_IF(pk->nztocs == 0, err,
+                    "image %s: no ztocs created, all layers either skipped or produced errors",
+                    pk->image.manifest.digest);
+    ix.version = 1;
+    ix.nztocs = pk->nztocs;
+    ix.ztocs = calloc(pk->nztocs, sizeof(*ix.ztocs));
+    RETURN_ERROR_IF(ix.ztocs == NULL, err, "out of memory");
+    for (i = 0; i < pk->nztocs; i++) {
+        struct soci_ztoc_ref *r = &ix.ztocs[i];
+        const struct pending_ztoc *z = &pk->ztocs[i];
+        if (strcmp(z->build_tool, pk->ztocs[0].build_tool) != 0) {
+            free(ix.ztocs);
+            return error_set(err, "ztocs of one image name different build tools (\"%s\", \"%s\")",
+                             pk->ztocs[0].build_tool, z->build_tool);
+        }
+        str_copy(r->ztoc_digest, sizeof(r->ztoc_digest), z->ztoc.digest);
+        r->ztoc_size = z->ztoc.size;
+        str_copy(r->layer_digest, sizeof(r->layer_digest), z->layer.digest);
+        str_copy(r->layer_media_type, sizeof(r->layer_media_type), z->layer.media_type);
+        r->span_size = z->span_size;
+        r->disable_xattrs = pk->opts.disable_xattrs_opt && z->xattr_free;
+    }
+    str_copy(ix.subject_media_type, sizeof(ix.subject_media_type), pk->image.manifest.media_type);
+    str_copy(ix.subject_digest, sizeof(ix.subject_digest), pk->image.manifest.digest);
+    ix.subject_size = pk->image.manifest.size;
+    str_copy(ix.build_tool, sizeof(ix.build_tool), pk->ztocs[0].build_tool);
+    if (soci_index_encode(&ix, &json, &len, err) != 0) {
+        free(ix.ztocs);
+        return -1;
+    }
+    free(ix.ztocs);
+    p = realloc(pk->ready, (pk->nready + 1) * sizeof(*p));
+    if (p == NULL) {
+        free(json);
+        return error_set(err, "out of memory");
+    }
+    pk->ready = p;
+    p = &pk->ready[pk->nready++];
+    memset(p, 0, sizeof(*p));
+    p->ztocs = pk->ztocs; /* hand the ztocs over */
+    p->nztocs = pk->nztocs;
+    p->json = json;
+    p->json_len = len;
+    str_copy(p->subject, sizeof(p->subject), pk->image.manifest.digest);
+    str_copy(p->platform, sizeof(p->platform), pk->image.platform);
+    pk->ztocs = NULL;
+    pk->nztocs = pk->cap = 0;
+    return 0;
+}
+
+int packer_finish(struct packer *pk, struct error *err)
+{
+    json_t *index;
+    size_t k, i;
+    char digest[80];
+
+    RETURN_ERROR_IF(pk->in_image, err, "the record stream ended inside an image");
+    /* blobs first, index.json last: a crash in between leaves only
+     * unreferenced blobs behind, and the layout valid */
+    for (k = 0; k < pk->nready; k++) {
+        struct prepared *p = &pk->ready[k];
+        for (i = 0; i < p->nztocs; i++) {
+            const struct pending_ztoc *z = &p->ztocs[i];
+            if (z->reused) {
+                int64_t have;
+                RETURN_ERROR_IF(!layout_blob_exists(pk->dest, z->ztoc.digest, &have) || have != z->ztoc.size,
+                                err, "reused ztoc %s is not in %s", z->ztoc.digest, pk->dest->dir);
+                continue;
+            }
+            if (layout_write_blob(pk->dest, z->data, z->len, NULL, err) != 0)
+                return -1;
+        }
+        if (layout_write_blob(pk->dest, "{}", 2, NULL, err) != 0 ||
+            layout_write_blob(pk->dest, p->json, p->json_len, digest, err) != 0)
+            return -1;
+    }
+    if (pk->nready == 0)
+        return 0;
+    if (layout_read_index(pk->dest, &index, err) != 0)
+        return -1;
+    for (k = 0; k < pk->nready; k++) {
+        struct prepared *p = &pk->ready[k];
+        uint8_t raw[32];
+        sha256_buf(p->json, p->json_len, raw);
+        digest_format(raw, digest);
+        if (record_in_index_json(index, p->subject, digest, p->json_len, err) != 0) {
+            json_decref(index);
+            return -1;
+        }
+        str_copy(pk->last_index, sizeof(pk->last_index), digest);
+        if (pk->opts.notes)
+            fprintf(pk->opts.notes, "soci index %s for image %s%s%s (%zu ztocs)\n", digest, p->subject,
+                    p->platform[0] ? " " : "", p->platform, p->nztocs);
+    }
+    if (layout_write_index(pk->dest, index, err) != 0) {
+        json_decref(index);
+        return -1;
+    }
+    json_decref(index);
+    pk->written = (int)pk->nready;
+    return 0;
+}
+
+int packer_record(struct packer *pk, const struct stream_record *rec, struct error *err)
+{
+    switch (rec->type) {
+    case REC_IMAGE:
+        RETURN_ERROR_IF(pk->in_image, err, "image record %u before image %u ended", rec->image, pk->image.image);
+        clear_image(pk);
+        pk->image = *rec;
+        pk->in_image = 1;
+        return 0;
+    case REC_ZTOC:
+        return add_ztoc(pk, rec, err);
+    case REC_SKIP:
+        RETURN_ERROR_IF(!pk->in_image || rec->image != pk->image.image, err,
+                        "skip record for image %u outside that image's records", rec->image);
+        if (pk->opts.lines) {
+            fprintf(pk->opts.lines, "%s\n", rec->message);
+            fflush(pk->opts.lines);
+        }
+        return 0;
+    case REC_IMAGE_END: {
+        int rc;
+        RETURN_ERROR_IF(!pk->in_image || rec->image != pk->image.image, err,
+                        "image_end record for image %u that did not start", rec->image);
+        rc = prepare_image(pk, err);
+        clear_image(pk);
+        return rc;
+    }
+    case REC_LAYER:
+        return error_set(err, "layer record reached the packer: put ztoc-gen between soci-layers and soci-pack");
+    default:
+        return 0;
+    }
+}

@@ -1,0 +1,45 @@
+/* pack.h -- write SOCI indexes into an OCI layout from ztoc/skip records
+ *
+ * soci-pack and `soci create` both end here.  Per image, ztoc records are
+ * collected in layer order; on the image's end the ztoc blobs, the `{}`
+ * config and the v1 SOCI index manifest (Go-canonical, subject = the image
+ * manifest) are written into blobs/sha256, and index.json gains one entry
+ * for the index, replacing an older index of the same image.  Nothing is
+ * written until packer_finish(), after the whole stream arrived.
+ */
+#ifndef SOCI_PACK_H
+#define SOCI_PACK_H
+
+#include <stdio.h>
+
+#include "error.h"
+#include "oci_layout.h"
+#include "stream.h"
+
+struct pack_opts {
+    int disable_xattrs_opt;     /* --optimizations xattr */
+    FILE *lines;                /* upstream's per-layer lines (stdout), or NULL */
+    FILE *notes;                /* a summary line per index (stderr), or NULL */
+};
+
+struct packer;
+
+/* dest must be open and locked by the caller */
+struct packer *packer_new(struct oci_layout *dest, const struct pack_opts *opts);
+void packer_free(struct packer *pk);
+
+/* feed image, ztoc, skip and image_end records (others are ignored) */
+int packer_record(struct packer *pk, const struct stream_record *rec, struct error *err);
+/* all records are in: write every image's blobs, then index.json once.
+ * Until this is called nothing is written, so a failure anywhere earlier
+ * leaves the layout exactly as it was. */
+int packer_finish(struct packer *pk, struct error *err);
+/* how many indexes were written */
+int packer_written(const struct packer *pk);
+/* digest of the last index written */
+const char *packer_last_index(const struct packer *pk);
+
+/* the annotation our index.json entries carry to name their image */
+#define ENTRY_SUBJECT_ANNOTATION "com.amazon.soci.image-manifest-digest"
+
+#endif
