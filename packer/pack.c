@@ -91,6 +91,22 @@ void packer_free(struct packer *pk)
 }
 
 int packer_written(const struct packer *pk) { return pk->written; }
+
+size_t packer_count(const struct packer *pk) { return pk->nready; }
+
+int packer_result(const struct packer *pk, size_t k, struct packed_index *out)
+{
+    uint8_t raw[32];
+
+    if (k >= pk->nready)
+        return -1;
+    sha256_buf(pk->ready[k].json, pk->ready[k].json_len, raw);
+    digest_format(raw, out->digest);
+    out->size = (int64_t)pk->ready[k].json_len;
+    str_copy(out->subject, sizeof(out->subject), pk->ready[k].subject);
+    str_copy(out->platform, sizeof(out->platform), pk->ready[k].platform);
+    return 0;
+}
 const char *packer_last_index(const struct packer *pk) { return pk->last_index; }
 
 static int add_ztoc(struct packer *pk, const struct stream_record *rec, struct error *err)
@@ -171,7 +187,7 @@ static int prepare_image(struct packer *pk, struct error *err)
     RETURN_ERROR_IF(pk->nztocs == 0, err,
                     "image %s: no ztocs created, all layers either skipped or produced errors",
                     pk->image.manifest.digest);
-    ix.version = 1;
+    ix.version = pk->opts.version == 2 ? 2 : 1;
     ix.nztocs = pk->nztocs;
     ix.ztocs = calloc(pk->nztocs, sizeof(*ix.ztocs));
     RETURN_ERROR_IF(ix.ztocs == NULL, err, "out of memory");
@@ -246,6 +262,11 @@ int packer_finish(struct packer *pk, struct error *err)
     }
     if (pk->nready == 0)
         return 0;
+    if (pk->opts.version == 2) {
+        /* v2 indexes are recorded in the converted image index by the caller */
+        pk->written = (int)pk->nready;
+        return 0;
+    }
     if (layout_read_index(pk->dest, &index, err) != 0)
         return -1;
     for (k = 0; k < pk->nready; k++) {

@@ -18,6 +18,7 @@
 
 struct pack_opts {
     int disable_xattrs_opt;     /* --optimizations xattr */
+    int version;                /* 1 (default, recorded in index.json) or 2 (for convert: blobs only) */
     FILE *lines;                /* upstream's per-layer lines (stdout), or NULL */
     FILE *notes;                /* a summary line per index (stderr), or NULL */
 };
@@ -34,6 +35,16 @@ int packer_record(struct packer *pk, const struct stream_record *rec, struct err
  * Until this is called nothing is written, so a failure anywhere earlier
  * leaves the layout exactly as it was. */
 int packer_finish(struct packer *pk, struct error *err);
+/* index k written by packer_finish(): its digest, size and image manifest */
+struct packed_index {
+    char digest[80];
+    int64_t size;
+    char subject[80];
+    char platform[128];
+};
+size_t packer_count(const struct packer *pk);
+int packer_result(const struct packer *pk, size_t k, struct packed_index *out);
+
 /* how many indexes were written */
 int packer_written(const struct packer *pk);
 /* digest of the last index written */

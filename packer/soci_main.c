@@ -30,6 +30,10 @@ int main(int argc, char **argv)
         return cmd_ztoc(argc - 1, argv + 1);
     if (strcmp(argv[1], "create") == 0)
         return cmd_create(argc - 1, argv + 1);
+    if (strcmp(argv[1], "index") == 0)
+        return cmd_index(argc - 1, argv + 1);
+    if (strcmp(argv[1], "convert") == 0)
+        return cmd_convert(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("soci (%s) %s\n", SOCI_C_NAME, SOCI_C_VERSION);
         return 0;
