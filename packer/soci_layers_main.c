@@ -26,11 +26,26 @@ static void usage(FILE *f)
                "Write the image's layers as a record stream (see formats/STREAM.md) for ztoc-gen.\n");
 }
 
+static int header_sent;
+
+/* the stream header first, so that ztoc-gen recognises the stream even when
+ * it carries nothing but an error (STREAM.md: the header is always first) */
+static int emit_header(struct stream_record *rec, struct error *err)
+{
+    stream_record_init(rec, REC_HEADER);
+    if (stream_write(STDOUT_FILENO, rec, err) != 0)
+        return -1;
+    header_sent = 1;
+    return 0;
+}
+
 static int emit_error(const char *msg)
 {
     struct stream_record rec;
     struct error ignored;
 
+    if (!header_sent && emit_header(&rec, &ignored) != 0)
+        return -1;
     stream_record_init(&rec, REC_ERROR);
     snprintf(rec.message, sizeof(rec.message), "%s", msg);
     return stream_write(STDOUT_FILENO, &rec, &ignored);
@@ -89,14 +104,14 @@ int main(int argc, char **argv)
     rec = malloc(sizeof(*rec));
     if (rec == NULL || layout_open(&l, dir, 0, &err) != 0) {
         fprintf(stderr, PROG ": %s\n", rec ? err.msg : "out of memory");
+        emit_error(rec ? err.msg : "out of memory");
         free(rec);
         return 1;
     }
     if (image_resolve(&l, ref, &sel, &set, &err) != 0)
         goto fail;
     existing = existing_scan(&l);
-    stream_record_init(rec, REC_HEADER);
-    if (stream_write(STDOUT_FILENO, rec, &err) != 0)
+    if (emit_header(rec, &err) != 0)
         goto fail_set;
     for (i = 0; i < set.nimages; i++) {
         const struct resolved_image *im = &set.images[i];

@@ -34,6 +34,8 @@ int main(int argc, char **argv)
         return cmd_index(argc - 1, argv + 1);
     if (strcmp(argv[1], "convert") == 0)
         return cmd_convert(argc - 1, argv + 1);
+    if (strcmp(argv[1], "push") == 0)
+        return cmd_push(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("soci (%s) %s\n", SOCI_C_NAME, SOCI_C_VERSION);
         return 0;

@@ -37,8 +37,8 @@ int main(int argc, char **argv)
     struct stream_reader *r;
     struct stream_record *rec;
     struct packer *pk;
-    struct error err;
-    char dir[4096], ref[512];
+    struct error err, err2;
+    char dir[4096], ref[512], marker[4200];
     int c, rc, quiet = 0, saw_end = 0, silent = 0;
 
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -80,8 +80,24 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": out of memory\n");
         return 1;
     }
-    if (layout_open(&l, dir, 1, &err) != 0 || layout_lock(&l, &err) != 0) {
+    /* a directory without an oci-layout file becomes a new layout; an
+     * existing layout must be whole, and is not touched before the stream
+     * has ended well */
+    snprintf(marker, sizeof(marker), "%s/oci-layout", dir);
+    if (layout_open(&l, dir, access(marker, F_OK) != 0, &err) != 0) {
+        /* soci-layers read the same layout and, when it is broken, said so
+         * and sent an error record right after the header: stay quiet then */
+        while ((rc = stream_read(r, rec, &err2)) == 1 && rec->type == REC_HEADER)
+            ;
+        if (rc != 1 || rec->type != REC_ERROR)
+            fprintf(stderr, PROG ": %s\n", err.msg);
+        stream_reader_free(r);
+        free(rec);
+        return 1;
+    }
+    if (layout_lock(&l, &err) != 0) {
         fprintf(stderr, PROG ": %s\n", err.msg);
+        layout_close(&l);
         stream_reader_free(r);
         free(rec);
         return 1;

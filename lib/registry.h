@@ -1,0 +1,128 @@
+/* registry.h -- an OCI distribution (registry v2) client over libcurl
+ *
+ * Everything the index builder, push and the lazy mounter need from a
+ * registry: ping, manifests (always with OCI and Docker Accept headers),
+ * blobs (HEAD, whole or ranged GET, single and multi-range, upload by
+ * POST+PUT or chunked PATCH, cross-repository mount), the referrers API,
+ * deletes.  Authentication: anonymous, Basic, and the Bearer token flow
+ * driven by WWW-Authenticate (tokens cached per scope, refreshed on 401).
+ * Connections are kept alive and shared between threads; connection errors,
+ * 429 and 5xx are retried with exponential backoff (a bounded number of
+ * times); redirects are followed by hand so that credentials never go to
+ * another host; TLS is verified unless --insecure.  Every answer is
+ * treated as hostile: sizes are bounded and digests are checked.
+ *
+ * Credentials never appear in error messages, logs or files.
+ */
+#ifndef SOCI_REGISTRY_H
+#define SOCI_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define REG_MAX_MANIFEST ((size_t)4 << 20)
+
+/* REGISTRY/REPO[:TAG][@sha256:...] */
+struct reg_ref {
+    char host[256];        /* host[:port] as used in URLs */
+    char repo[512];
+    char tag[256];         /* "" if none */
+    char digest[80];       /* "" if none */
+};
+
+int reg_ref_parse(const char *s, struct reg_ref *r, struct error *err);
+/* "tag" or "sha256:..." -- what goes after /manifests/ */
+const char *reg_ref_reference(const struct reg_ref *r);
+/* does s look like a registry reference rather than a path or oci: ref? */
+int reg_ref_looks_remote(const char *s);
+
+struct reg_opts {
+    int plain_http;        /* http:// (implied for loopback hosts) */
+    int insecure;          /* skip TLS certificate verification */
+    const char *user;      /* Basic/Bearer credentials, or NULL (docker config / anonymous) */
+    const char *password;
+    int max_retries;       /* 0: default (5) */
+    long connect_timeout_ms;
+    long low_speed_secs;   /* abort a transfer slower than 1 KiB/s for this long */
+    int verbose;           /* log requests (never headers with secrets) to stderr */
+};
+
+struct reg_client;
+
+struct reg_client *reg_client_new(const char *host, const struct reg_opts *opts, struct error *err);
+void reg_client_free(struct reg_client *c);
+
+/* GET /v2/ (follows the auth flow when challenged) */
+int reg_ping(struct reg_client *c, struct error *err);
+
+struct reg_manifest {
+    uint8_t *body;         /* malloc'd */
+    size_t len;
+    char media_type[256];
+    char digest[80];       /* sha256 of body, checked against the reference when it is a digest */
+};
+
+/* reference: tag or digest.  *found = 0 on 404 (not an error) */
+int reg_manifest_get(struct reg_client *c, const char *repo, const char *reference, struct reg_manifest *m,
+                     int *found, struct error *err);
+int reg_manifest_head(struct reg_client *c, const char *repo, const char *reference, char *media_type,
+                      size_t mt_len, char *digest, int64_t *size, int *found, struct error *err);
+/* *has_subject_header: the registry answered with OCI-Subject (referrers API supported) */
+int reg_manifest_put(struct reg_client *c, const char *repo, const char *reference, const char *media_type,
+                     const uint8_t *body, size_t len, int *has_subject_header, struct error *err);
+int reg_manifest_delete(struct reg_client *c, const char *repo, const char *digest, struct error *err);
+void reg_manifest_free(struct reg_manifest *m);
+
+int reg_blob_head(struct reg_client *c, const char *repo, const char *digest, int64_t *size, int *found,
+                  struct error *err);
+
+/* receives body bytes in order; return 0 to continue */
+typedef int (*reg_sink_fn)(void *ctx, const uint8_t *data, size_t n, struct error *err);
+
+/* the whole blob, streamed (a broken transfer resumes with a Range request) */
+int reg_blob_get(struct reg_client *c, const char *repo, const char *digest, reg_sink_fn sink, void *ctx,
+                 struct error *err);
+/* bytes [off, off+len) into buf (exactly len bytes) */
+int reg_blob_get_range(struct reg_client *c, const char *repo, const char *digest, int64_t off, size_t len,
+                       uint8_t *buf, struct error *err);
+
+struct reg_range {
+    int64_t off;
+    size_t len;
+    uint8_t *buf;
+};
+/* several ranges in one multipart/byteranges request when the registry
+ * allows, else one request each */
+int reg_blob_get_ranges(struct reg_client *c, const char *repo, const char *digest, struct reg_range *r,
+                        size_t n, struct error *err);
+
+/* upload source: pread-style reader over size bytes */
+typedef int (*reg_source_fn)(void *ctx, int64_t off, uint8_t *buf, size_t n, struct error *err);
+
+/* upload a blob unless the repository has it; *uploaded tells which */
+int reg_blob_upload(struct reg_client *c, const char *repo, const char *digest, int64_t size,
+                    reg_source_fn source, void *ctx, const char *mount_from, int *uploaded, struct error *err);
+int reg_blob_upload_bytes(struct reg_client *c, const char *repo, const char *digest, const uint8_t *data,
+                          size_t len, int *uploaded, struct error *err);
+
+/* GET /v2/REPO/referrers/DIGEST?artifactType=...: *supported = 0 when the
+ * registry has no referrers API (use the sha256-<hex> fallback tag) */
+int reg_referrers(struct reg_client *c, const char *repo, const char *digest, const char *artifact_type,
+                  uint8_t **body, size_t *len, int *supported, struct error *err);
+
+/* counters, for tests and logs */
+struct reg_stats {
+    long requests;
+    long range_requests;
+    long retries;
+    int64_t bytes_in;
+};
+void reg_client_stats(struct reg_client *c, struct reg_stats *out);
+
+/* the credentials for host: explicit ones, else ~/.docker/config.json
+ * ("auths" with base64 "auth"); user/pass buffers get "" when none */
+int reg_credentials_for(const char *host, char *user, size_t ulen, char *pass, size_t plen);
+
+#endif

@@ -1,0 +1,206 @@
+/* cmd_push.c -- soci push: an indexed image from a layout to a registry
+ *
+ *   soci push [--plain-http] [--insecure] [--user U[:P]] [--password-stdin]
+ *             [--existing-index warn|skip|allow] [--platform P]... [--all-platforms]
+ *             [-q] oci:DIR[:TAG] REGISTRY/REPO[:TAG]
+ *
+ * Pushes the image first if the registry lacks it, then each platform's
+ * SOCI index v1 (its blobs, then the manifest by digest, then the referrers
+ * fallback tag when the registry has no referrers API).  A SOCI-enabled
+ * (v2) image from `soci convert` goes up as a whole, indexes and all.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "commands.h"
+#include "image_resolve.h"
+#include "oci.h"
+#include "oci_layout.h"
+#include "reg_cli.h"
+#include "registry.h"
+#include "remote_push.h"
+#include "strutil.h"
+
+enum existing_mode { EXISTING_WARN, EXISTING_SKIP, EXISTING_ALLOW };
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: soci push [--plain-http] [--insecure] [--user U[:P]] [--password-stdin]\n"
+               "                 [--existing-index warn|skip|allow] [--platform P]... [--all-platforms]\n"
+               "                 [-q] oci:DIR[:TAG] REGISTRY/REPO[:TAG]\n");
+}
+
+/* is the layout's target a converted (v2) image: an index holding SOCI v2 entries? */
+static int target_is_v2(struct oci_layout *l, const struct resolved_set *set)
+{
+    uint8_t *buf;
+    size_t len, i;
+    json_t *doc, *m;
+    struct error err;
+    int v2 = 0;
+
+    if (layout_read_blob(l, set->target_digest, -1, LAYOUT_MAX_JSON, &buf, &len, &err) != 0)
+        return 0;
+    if (oci_load(buf, len, &doc, &err) == 0) {
+        json_array_foreach(json_object_get(doc, "manifests"), i, m) {
+            const char *at = json_string_value(json_object_get(m, "artifactType"));
+            if (at && strcmp(at, SOCI_INDEX_V2) == 0)
+                v2 = 1;
+        }
+        json_decref(doc);
+    }
+    free(buf);
+    return v2;
+}
+
+int cmd_push(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        REG_CLI_LONG_OPTIONS,
+        {"existing-index", required_argument, NULL, 'e'},
+        {"platform", required_argument, NULL, 'p'},
+        {"all-platforms", no_argument, NULL, 'a'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct reg_cli rc;
+    struct platform_sel sel;
+    struct oci_layout l;
+    struct resolved_set set;
+    struct catalog cat;
+    struct reg_ref ref;
+    struct reg_client *c = NULL;
+    struct push_out out = {stdout, 0};
+    struct error err;
+    enum existing_mode mode = EXISTING_WARN;
+    char dir[4096], tag[512];
+    int ch, status = 1, have_set = 0, have_cat = 0, pushed = 0;
+    size_t i, k;
+
+    reg_cli_init(&rc);
+    memset(&sel, 0, sizeof(sel));
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "qhp:u:", opts, NULL)) != -1) {
+        if (reg_cli_option(&rc, ch, optarg))
+            continue;
+        switch (ch) {
+        case 'u':
+            reg_cli_option(&rc, REGOPT_USER, optarg);
+            break;
+        case 'e':
+            if (strcmp(optarg, "warn") == 0)
+                mode = EXISTING_WARN;
+            else if (strcmp(optarg, "skip") == 0)
+                mode = EXISTING_SKIP;
+            else if (strcmp(optarg, "allow") == 0)
+                mode = EXISTING_ALLOW;
+            else {
+                fprintf(stderr, "soci: --existing-index must be warn, skip or allow\n");
+                return 2;
+            }
+            break;
+        case 'p':
+            if (platform_sel_add(&sel, optarg, &err) != 0) {
+                fprintf(stderr, "soci: %s\n", err.msg);
+                return 2;
+            }
+            break;
+        case 'a':
+            sel.all = 1;
+            break;
+        case 'q':
+            out.quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (argc - optind != 2 || layout_ref_parse(argv[optind], dir, sizeof(dir), tag, sizeof(tag)) != 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (reg_ref_parse(argv[optind + 1], &ref, &err) != 0 || reg_cli_finish(&rc, &err) != 0) {
+        fprintf(stderr, "soci: %s\n", err.msg);
+        return 2;
+    }
+    if (layout_open(&l, dir, 0, &err) != 0) {
+        fprintf(stderr, "soci: %s\n", err.msg);
+        return 1;
+    }
+    if (image_resolve(&l, tag, &sel, &set, &err) != 0)
+        goto done;
+    have_set = 1;
+    c = reg_cli_client(&rc, ref.host, &err);
+    if (c == NULL || reg_ping(c, &err) != 0)
+        goto done;
+    /* the image first, tagged as asked, when the registry lacks it */
+    if (push_image_closure(c, &l, ref.repo, set.target_digest, -1, ref.digest[0] ? NULL : ref.tag, &out, &err) != 0)
+        goto done;
+    if (target_is_v2(&l, &set)) {
+        if (!out.quiet)
+            printf("pushed the SOCI-enabled (v2) image with its indexes: %s\n", set.target_digest);
+        status = 0;
+        goto done;
+    }
+    if (catalog_load(&l, &cat, &err) != 0)
+        goto done;
+    have_cat = 1;
+    for (i = 0; i < set.nimages; i++) {
+        const struct resolved_image *im = &set.images[i];
+        const struct catalog_index *found = NULL;
+        char plat[128] = "";
+        if (im->has_platform)
+            oci_platform_format(&im->platform, plat, sizeof(plat));
+        for (k = 0; k < cat.n; k++)
+            if (cat.v[k].version == 1 && strcmp(cat.v[k].image_manifest, im->manifest_digest) == 0)
+                found = &cat.v[k];
+        if (found == NULL) {
+            error_set(&err, "could not find any soci index manifest v1 to push for platform %s (run soci create)",
+                      plat[0] ? plat : im->manifest_digest);
+            goto done;
+        }
+        if (mode != EXISTING_ALLOW) {
+            char have[16][80];
+            size_t n;
+            int via_api, listed = 0;
+            if (remote_soci_referrers(c, ref.repo, im->manifest_digest, have, 16, &n, &via_api, &err) != 0)
+                goto done;
+            for (k = 0; k < n; k++)
+                if (strcmp(have[k], found->digest) == 0)
+                    listed = 1;
+            if (n > 0 && mode == EXISTING_SKIP) {
+                if (!out.quiet)
+                    printf("soci index for %s already exists in %s; skipping (--existing-index skip)\n",
+                           plat[0] ? plat : im->manifest_digest, ref.repo);
+                continue;
+            }
+            if (n > 0 && !listed)
+                fprintf(stderr, "[WARN] a SOCI index already exists for %s in %s; pushing another one "
+                                "(--existing-index skip to avoid this)\n",
+                        plat[0] ? plat : im->manifest_digest, ref.repo);
+        }
+        if (push_soci_index(c, &l, ref.repo, found->digest, found->size, &out, &err) != 0)
+            goto done;
+        pushed++;
+    }
+    status = 0;
+done:
+    if (status != 0)
+        fprintf(stderr, "soci: %s\n", err.msg);
+    if (have_cat)
+        catalog_release(&cat);
+    if (have_set)
+        resolved_set_release(&set);
+    reg_client_free(c);
+    layout_close(&l);
+    memset(&rc, 0, sizeof(rc));
+    return status;
+}
