@@ -103,10 +103,13 @@ static int inflate_error(struct gzip_index *gi, int ret, struct error *err)
         return error_set(err, "out of memory in zlib");
     if (ret == Z_NEED_DICT)
         return error_set(err, "zlib stream needs a preset dictionary at compressed byte %lld", at);
+    /* zlib stops right after the 4-byte trailer field that disagrees */
     if (strcmp(msg, "incorrect data check") == 0)
-        return error_set(err, "gzip CRC mismatch in the member ending at compressed byte %lld", at);
+        return error_set(err, "gzip CRC mismatch: the trailer's CRC-32 at compressed byte %lld does not "
+                              "match the member's data", at - 4);
     if (strcmp(msg, "incorrect length check") == 0)
-        return error_set(err, "gzip length mismatch in the member ending at compressed byte %lld", at);
+        return error_set(err, "gzip length mismatch: the trailer's size at compressed byte %lld does not "
+                              "match the member's length", at - 4);
     if (gi->in_header)
         return error_set(err, "bad gzip header at compressed byte %lld (%s)", at, msg);
     return error_set(err, "corrupt deflate data at compressed byte %lld (%s)", at, msg);

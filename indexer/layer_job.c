@@ -207,6 +207,7 @@ static int index_bytes(struct layer_job *job, struct layer_index_result *res, st
     char got[DIGEST_STR_SIZE];
     int rc = -1;
 
+    memset(res, 0, sizeof(*res)); /* freed on every failure, even before layer_indexer_finish */
     lo.span_size = job->params->span_size;
     lo.build_tool = job->params->build_tool;
     lo.threaded = job->params->threaded_hash;
@@ -421,10 +422,15 @@ void job_pool_submit(struct job_pool *p, struct layer_job *job)
     pthread_mutex_unlock(&p->mu);
 }
 
-static void *solo(void *arg)
+void *layer_job_thread_main(void *arg)
 {
     layer_job_run(arg);
     return NULL;
+}
+
+static void *solo(void *arg)
+{
+    return layer_job_thread_main(arg);
 }
 
 int job_pool_spawn(struct job_pool *p, struct layer_job *job)

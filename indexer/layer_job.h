@@ -52,6 +52,8 @@ struct layer_job *layer_job_new(const struct stream_record *layer, int fd,
 void layer_job_free(struct layer_job *job);
 /* do the work now, on this thread */
 void layer_job_run(struct layer_job *job);
+/* pthread entry that runs the job (for callers managing their own threads) */
+void *layer_job_thread_main(void *job);
 /* wait until done; returns job->failed ? -1 : 0 */
 int layer_job_wait(struct layer_job *job);
 

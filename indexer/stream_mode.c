@@ -98,8 +98,15 @@ static void *writer(void *arg)
         } else if (!o->failed) {
             rc = stream_write_raw(STDOUT_FILENO, s->raw, s->len, &err);
         }
-        if (rc != 0)
+        if (rc != 0 && errno == EPIPE) {
+            /* the next stage exited (and said why, if it failed): stop quietly */
+            pthread_mutex_lock(&o->mu);
+            o->reported = 1;
+            o->failed = 1;
+            pthread_mutex_unlock(&o->mu);
+        } else if (rc != 0) {
             report(o, err.msg);
+        }
         free(s->raw);
         free(s);
     }

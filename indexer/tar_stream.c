@@ -379,8 +379,6 @@ static int64_t block_padding(int64_t n) { return -n & (BLOCK - 1); }
 /* a bad header block at uncompressed offset off */
 static int bad_header_at(struct error *err, int64_t off, const char *what)
 {
-    if (off == 0)
-        return error_set(err, "not a tar archive: %s at uncompressed offset 0", what);
     return error_set(err, "%s at uncompressed offset %lld", what, (long long)off);
 }
 
@@ -547,7 +545,8 @@ static int finish_ext(struct tar_stream *ts, struct error *err)
         free(*dst);
         *dst = malloc(ts->ext_have + 1);
         RETURN_ERROR_IF(*dst == NULL, err, "out of memory");
-        memcpy(*dst, ts->ext, ts->ext_have);
+        if (ts->ext_have > 0) /* an empty member never allocated ts->ext */
+            memcpy(*dst, ts->ext, ts->ext_have);
         (*dst)[ts->ext_have] = '\0';
         *dst_len = strlen(*dst);
         break;
@@ -574,8 +573,13 @@ static int process_block(struct tar_stream *ts, const uint8_t *b, struct error *
     if (ts->zero_blocks == 1)
         return error_set(err, "tar stream has data after an end-of-archive block at uncompressed offset %lld",
                          (long long)ts->pos);
-    if (!checksum_ok(b))
+    if (!checksum_ok(b)) {
+        /* a first block that is no header at all: say what it is not; a
+         * later one is a damaged archive */
+        if (ts->pos == 0)
+            return error_set(err, "not a tar archive: tar header checksum mismatch at uncompressed offset 0");
         return bad_header(ts, err, "tar header checksum mismatch");
+    }
     fmt = block_format(b);
     if (!ts->in_group) {
         ts->in_group = 1;

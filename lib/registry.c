@@ -386,7 +386,10 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *u)
     char tmp[64];
 
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-        /* a new response (after 100-continue or a redirect): reset */
+        /* a new response (after 100-continue or a redirect): reset, and
+         * know the status before the body arrives */
+        const char *sp = memchr(line, ' ', n);
+        rs->status = sp ? strtol(sp + 1, NULL, 10) : 0;
         rs->content_type[0] = rs->digest[0] = rs->location[0] = rs->www_auth[0] = '\0';
         rs->content_range[0] = '\0';
         rs->oci_subject = 0;
@@ -729,6 +732,7 @@ static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, rs);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->opts.low_speed_secs);

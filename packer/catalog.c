@@ -102,6 +102,34 @@ static int is_soci(struct oci_layout *l, json_t *m)
     return v;
 }
 
+/* a single manifest's platform, from its config (as image_resolve does) */
+static void platform_from_config(struct oci_layout *l, json_t *manifest, struct oci_desc *d)
+{
+    struct oci_desc cd;
+    struct error err;
+    uint8_t *buf;
+    size_t len;
+    json_t *cfg;
+
+    if (oci_desc_parse(json_object_get(manifest, "config"), &cd, &err) != 0 ||
+        layout_read_blob(l, cd.digest, cd.size, LAYOUT_MAX_JSON, &buf, &len, &err) != 0)
+        return;
+    if (oci_load(buf, len, &cfg, &err) == 0) {
+        const char *os = json_string_value(json_object_get(cfg, "os"));
+        const char *arch = json_string_value(json_object_get(cfg, "architecture"));
+        const char *variant = json_string_value(json_object_get(cfg, "variant"));
+        if (os && os[0] && arch && arch[0]) {
+            memset(&d->platform, 0, sizeof(d->platform));
+            str_copy(d->platform.os, sizeof(d->platform.os), os);
+            str_copy(d->platform.arch, sizeof(d->platform.arch), arch);
+            str_copy(d->platform.variant, sizeof(d->platform.variant), variant ? variant : "");
+            d->has_platform = 1;
+        }
+        json_decref(cfg);
+    }
+    free(buf);
+}
+
 /* record the image manifests under a tagged entry, and v2 indexes inside */
 static void walk_tagged(struct oci_layout *l, struct catalog *c, struct locs *ls, const struct oci_desc *d,
                         const char *ref, int depth)
@@ -119,7 +147,10 @@ static void walk_tagged(struct oci_layout *l, struct catalog *c, struct locs *ls
     }
     free(buf);
     if (oci_kind_of(doc) == OCI_KIND_MANIFEST) {
-        add_loc(ls, d->digest, ref, d);
+        struct oci_desc pd = *d;
+        if (!pd.has_platform)
+            platform_from_config(l, doc, &pd);
+        add_loc(ls, d->digest, ref, &pd);
     } else if (oci_kind_of(doc) == OCI_KIND_INDEX) {
         json_array_foreach(json_object_get(doc, "manifests"), i, m) {
             struct oci_desc md;

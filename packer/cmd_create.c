@@ -24,6 +24,11 @@
 #include "oci_layout.h"
 #include "pack.h"
 #include "progress.h"
+#include "reg_cli.h"
+#include "registry.h"
+#include "remote_push.h"
+#include "remote_source.h"
+#include "strutil.h"
 #include "version.h"
 
 static void usage(FILE *f)
@@ -39,7 +44,115 @@ static void usage(FILE *f)
             "  -j, --jobs N                layers indexed at once (default: number of CPUs)\n"
             "  --optimizations xattr       mark layers without xattrs (disable-xattrs annotation)\n"
             "  -f, --force                 rebuild ztocs that already exist\n"
-            "  -q, --quiet                 no progress line, no per-layer lines\n");
+            "  -q, --quiet                 no progress line, no per-layer lines\n\n"
+            "For an image in a registry (soci create REGISTRY/REPO:TAG), layers stream from the\n"
+            "registry through the indexer without touching the disk:\n"
+            "  --layout DIR                where to keep the artifacts (default: a cache directory)\n"
+            "  --push                      push the SOCI index next to the image\n"
+            "  --plain-http, --insecure, --user U[:P], --password-stdin, --verbose\n");
+}
+
+/* the default home of artifacts built from a registry image */
+static void cache_layout(const struct reg_ref *r, char *out, size_t n)
+{
+    const char *base = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char repo[512];
+    size_t i;
+
+    str_copy(repo, sizeof(repo), r->repo);
+    for (i = 0; repo[i]; i++)
+        if (repo[i] == '/')
+            repo[i] = '_';
+    if (base)
+        snprintf(out, n, "%s/soci-c/layouts/%s/%s", base, r->host, repo);
+    else
+        snprintf(out, n, "%s/.cache/soci-c/layouts/%s/%s", home ? home : "/tmp", r->host, repo);
+    for (i = 0; out[i]; i++)
+        if (out[i] == ':')
+            out[i] = '_';
+}
+
+static int create_remote(const char *arg, const char *layout_dir, int push, struct reg_cli *rc_opts,
+                         const struct platform_sel *sel, const struct index_params *params, int jobs, int force,
+                         int quiet, struct pack_opts *po)
+{
+    struct reg_ref r;
+    struct reg_client *client = NULL;
+    struct resolved_set set;
+    struct remote_target target;
+    struct oci_layout l;
+    struct existing_set *existing = NULL;
+    struct packer *pk = NULL;
+    struct progress *prog = NULL;
+    struct error err;
+    char dir[4096], tag[300];
+    int status = 1, have_set = 0, have_layout = 0;
+    size_t k;
+
+    memset(&target, 0, sizeof(target));
+    if (reg_ref_parse(arg, &r, &err) != 0 || reg_cli_finish(rc_opts, &err) != 0)
+        goto out;
+    if (layout_dir)
+        str_copy(dir, sizeof(dir), layout_dir);
+    else
+        cache_layout(&r, dir, sizeof(dir));
+    str_copy(tag, sizeof(tag), r.tag[0] ? r.tag : r.digest);
+    client = reg_cli_client(rc_opts, r.host, &err);
+    if (client == NULL || reg_ping(client, &err) != 0)
+        goto out;
+    if (remote_resolve(client, &r, sel, &set, &target, &err) != 0)
+        goto out;
+    have_set = 1;
+    if (layout_open(&l, dir, 1, &err) != 0)
+        goto out;
+    have_layout = 1;
+    if (layout_lock(&l, &err) != 0)
+        goto out;
+    if (!force)
+        existing = existing_scan(&l);
+    if (quiet)
+        po->lines = NULL;
+    else if (isatty(STDERR_FILENO))
+        po->notes = stderr;
+    pk = packer_new(&l, po);
+    prog = progress_start("soci", !quiet);
+    if (pk == NULL) {
+        error_set(&err, "out of memory");
+        goto out;
+    }
+    if (remote_index_run(client, &r, &set, arg, existing, params, jobs, prog, pk, &err) != 0)
+        goto out;
+    progress_stop(prog);
+    prog = NULL;
+    /* the image's manifests go into the layout first, so the new index
+     * entry names an image the layout describes */
+    if (remote_store_image(client, &r, &set, &target, &l, tag, &err) != 0 || packer_finish(pk, &err) != 0)
+        goto out;
+    if (push) {
+        struct push_out out = {stdout, quiet};
+        for (k = 0; k < packer_count(pk); k++) {
+            struct packed_index pi;
+            if (packer_result(pk, k, &pi) != 0 ||
+                push_soci_index(client, &l, r.repo, pi.digest, pi.size, &out, &err) != 0)
+                goto out;
+        }
+    }
+    if (!quiet && isatty(STDERR_FILENO))
+        fprintf(stderr, "artifacts stored in oci:%s:%s\n", dir, tag);
+    status = 0;
+out:
+    progress_stop(prog);
+    if (status != 0)
+        fprintf(stderr, "soci: %s\n", err.msg);
+    packer_free(pk);
+    existing_free(existing);
+    if (have_layout)
+        layout_close(&l);
+    if (have_set)
+        resolved_set_release(&set);
+    remote_target_release(&target);
+    reg_client_free(client);
+    return status;
 }
 
 int cmd_create(int argc, char **argv)
@@ -55,9 +168,15 @@ int cmd_create(int argc, char **argv)
         {"force", no_argument, NULL, 'f'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        {"layout", required_argument, NULL, 'L'},
+        {"push", no_argument, NULL, 'P'},
+        REG_CLI_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     struct index_params params = {4 * 1024 * 1024, SOCI_C_BUILD_TOOL, DEFAULT_MIN_LAYER_SIZE, 1};
+    struct reg_cli rc_opts;
+    const char *layout_dir = NULL;
+    int push = 0;
     struct pack_opts po = {0, 1, stdout, NULL};
     struct platform_sel sel;
     struct oci_layout l;
@@ -71,9 +190,18 @@ int cmd_create(int argc, char **argv)
     int64_t v;
 
     memset(&sel, 0, sizeof(sel));
+    reg_cli_init(&rc_opts);
     optind = 1;
     while ((c = getopt_long(argc, argv, "j:fqhp:", opts, NULL)) != -1) {
+        if (reg_cli_option(&rc_opts, c, optarg))
+            continue;
         switch (c) {
+        case 'L':
+            layout_dir = optarg;
+            break;
+        case 'P':
+            push = 1;
+            break;
         case 's':
             if (cli_parse_size(optarg, &params.span_size) != 0) {
                 fprintf(stderr, "soci: invalid --span-size \"%s\"\n", optarg);
@@ -130,6 +258,12 @@ int cmd_create(int argc, char **argv)
     }
     if (argc - optind != 1) {
         usage(stderr);
+        return 2;
+    }
+    if (reg_ref_looks_remote(argv[optind]))
+        return create_remote(argv[optind], layout_dir, push, &rc_opts, &sel, &params, jobs, force, quiet, &po);
+    if (push) {
+        fprintf(stderr, "soci: --push applies to images in a registry; for a layout use soci push\n");
         return 2;
     }
     if (layout_ref_parse(argv[optind], dir, sizeof(dir), ref, sizeof(ref)) != 0) {

@@ -32,7 +32,8 @@ int layers_layer_record(struct oci_layout *l, const struct resolved_image *im, u
                     "layer %s: media type too long", d->digest);
     str_copy(rec->desc.digest, sizeof(rec->desc.digest), d->digest);
     rec->desc.size = d->size;
-    layout_blob_path(l, d->digest, rec->path, sizeof(rec->path));
+    if (l)
+        layout_blob_path(l, d->digest, rec->path, sizeof(rec->path));
     existing_lookup(existing, rec);
     return 0;
 }
