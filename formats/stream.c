@@ -259,6 +259,11 @@ static int decode(const msgpack_object *o, struct stream_record *rec, struct err
         } else if (key_is(k, "existing")) {
             if (get_existing(v, rec, err))
                 return -1;
+        } else if (key_is(k, "manifest_data")) {
+            RETURN_ERROR_IF(v->type != MSGPACK_OBJECT_BIN || v->via.bin.size > (4u << 20), err,
+                            "record key \"manifest_data\" is not binary of at most 4 MiB");
+            rec->manifest_data = (const uint8_t *)v->via.bin.ptr;
+            rec->manifest_data_len = v->via.bin.size;
         } else if (key_is(k, "data")) {
             RETURN_ERROR_IF(v->type != MSGPACK_OBJECT_BIN, err, "record key \"data\" is not binary");
             rec->data = (const uint8_t *)v->via.bin.ptr;
@@ -384,7 +389,7 @@ static void pack_record(msgpack_packer *pk, const struct stream_record *rec)
         pack_kv_uint(pk, "v", STREAM_VERSION);
         break;
     case REC_IMAGE:
-        msgpack_pack_map(pk, 7);
+        msgpack_pack_map(pk, 7 + (rec->manifest_data != NULL));
         pack_kv_str(pk, "t", type_name(rec->type));
         pack_kv_uint(pk, "image", rec->image);
         pack_kv_str(pk, "layout", rec->layout);
@@ -392,6 +397,8 @@ static void pack_record(msgpack_packer *pk, const struct stream_record *rec)
         pack_kv_desc(pk, "manifest", &rec->manifest);
         pack_kv_str(pk, "platform", rec->platform);
         pack_kv_uint(pk, "layers", rec->nlayers);
+        if (rec->manifest_data)
+            pack_kv_bin(pk, "manifest_data", rec->manifest_data, rec->manifest_data_len);
         break;
     case REC_LAYER:
         msgpack_pack_map(pk, 5 + (rec->nexisting > 0));

@@ -55,6 +55,8 @@ struct stream_record {
     char platform[128];          /* image */
     uint32_t nlayers;            /* image */
     struct stream_desc manifest; /* image */
+    const uint8_t *manifest_data;/* image: the manifest bytes, for remote images (optional) */
+    size_t manifest_data_len;
     struct stream_desc desc;     /* layer, ztoc, skip: the layer */
     char path[STREAM_STR_MAX];   /* layer */
     int inline_data;             /* layer */

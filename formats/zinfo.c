@@ -107,7 +107,9 @@ int32_t zinfo_span_of(const struct zinfo *zi, int64_t off)
 {
     int32_t lo, hi;
 
-    if (zi->nspans <= 1 || off <= 0)
+    /* off == 0 is not a shortcut: with empty leading spans (several
+     * checkpoints at 0) upstream's scan lands on the last of them */
+    if (zi->nspans <= 1 || off < 0)
         return 0;
     if (zi->algorithm != ZTOC_GZIP) {
         int64_t s = off / zi->span_size;

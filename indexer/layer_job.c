@@ -162,7 +162,9 @@ void layer_job_free(struct layer_job *job)
 
 static void finish(struct layer_job *job, int failed)
 {
-    if (failed && job->chunks)
+    /* whatever the outcome, chunks still coming for this layer are dropped,
+     * so a reader never blocks on a job that stopped reading */
+    if (job->chunks)
         queue_abandon(job->chunks);
     pthread_mutex_lock(&job->mu);
     job->failed = failed;
@@ -214,6 +216,10 @@ static int index_bytes(struct layer_job *job, struct layer_index_result *res, st
     li = layer_indexer_new(&lo, err);
     if (li == NULL)
         return -1;
+    if (job->fd < 0 && job->chunks == NULL) {
+        error_set(err, "no bytes were sent for this layer (was soci-layers run with a larger --min-layer-size?)");
+        goto out;
+    }
     if (job->fd >= 0) {
         buf = malloc(READ_SIZE);
         if (buf == NULL) {

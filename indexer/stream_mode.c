@@ -134,7 +134,7 @@ static int pass_on(struct stream_reader *r, struct output *o, struct error *err)
     return 0;
 }
 
-#define MAX_INLINE 64
+#define MAX_INLINE 256
 
 struct inline_jobs {
     struct layer_job *job[MAX_INLINE];
@@ -165,11 +165,7 @@ static int start_layer(const struct stream_record *rec, const struct stream_mode
     char name[24];
 
     RETURN_ERROR_IF(s == NULL, err, "out of memory");
-    if (!rec->inline_data) {
-        if (rec->path[0] == '\0') {
-            free(s);
-            return error_set(err, "layer record %u has neither a path nor inline data", rec->n);
-        }
+    if (!rec->inline_data && rec->path[0]) {
         fd = open(rec->path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             free(s);

@@ -329,7 +329,7 @@ int cmd_convert(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct index_params params = {4 * 1024 * 1024, SOCI_C_BUILD_TOOL, DEFAULT_MIN_LAYER_SIZE, 1};
-    struct pack_opts po = {0, 2, stdout, NULL};
+    struct pack_opts po = {0, 2, stdout, NULL, NULL};
     struct platform_sel sel;
     struct oci_layout src, dst;
     struct resolved_set set;

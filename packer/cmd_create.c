@@ -177,7 +177,7 @@ int cmd_create(int argc, char **argv)
     struct reg_cli rc_opts;
     const char *layout_dir = NULL;
     int push = 0;
-    struct pack_opts po = {0, 1, stdout, NULL};
+    struct pack_opts po = {0, 1, stdout, NULL, NULL};
     struct platform_sel sel;
     struct oci_layout l;
     struct resolved_set set;

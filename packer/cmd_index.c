@@ -13,6 +13,11 @@
 #include "oci.h"
 #include "pack.h"
 #include "table.h"
+#include "discover.h"
+#include "image_resolve.h"
+#include "reg_cli.h"
+#include "registry.h"
+#include "remote_source.h"
 
 static int fail(const struct error *err)
 {
@@ -21,6 +26,9 @@ static int fail(const struct error *err)
 }
 
 static const struct option common_opts[] = {
+    REG_CLI_LONG_OPTIONS,
+    {"remote", required_argument, NULL, 'R'},
+    {"all-platforms", no_argument, NULL, 'a'},
     {"layout", required_argument, NULL, 'L'},
     {"ref", required_argument, NULL, 'r'},
     {"platform", required_argument, NULL, 'p'},
@@ -31,8 +39,9 @@ static const struct option common_opts[] = {
 };
 
 struct common {
-    const char *layout, *ref, *platform;
-    int json, quiet;
+    const char *layout, *ref, *platform, *remote;
+    int json, quiet, all_platforms;
+    struct reg_cli reg;
 };
 
 static int parse_common(int argc, char **argv, struct common *c, const char *usage)
@@ -40,9 +49,14 @@ static int parse_common(int argc, char **argv, struct common *c, const char *usa
     int ch;
 
     memset(c, 0, sizeof(*c));
+    reg_cli_init(&c->reg);
     optind = 1;
     while ((ch = getopt_long(argc, argv, "qhp:r:", common_opts, NULL)) != -1) {
+        if (reg_cli_option(&c->reg, ch, optarg))
+            continue;
         switch (ch) {
+        case 'R': c->remote = optarg; break;
+        case 'a': c->all_platforms = 1; break;
         case 'L': c->layout = optarg; break;
         case 'r': c->ref = optarg; break;
         case 'p': c->platform = optarg; break;
@@ -72,9 +86,108 @@ static int open_layout(struct common *c, int argc, char **argv, struct oci_layou
     return 0;
 }
 
+/* soci index list --remote REGISTRY/REPO:TAG: what a puller would find */
+static int index_list_remote(struct common *c)
+{
+    struct reg_ref r;
+    struct reg_client *client = NULL;
+    struct resolved_set set;
+    struct remote_target target;
+    struct platform_sel sel;
+    struct error err;
+    struct table t;
+    struct gojson j;
+    size_t i, k;
+    int status = 1, have_set = 0;
+
+    memset(&sel, 0, sizeof(sel));
+    memset(&target, 0, sizeof(target));
+    if (c->all_platforms || !c->platform)
+        sel.all = 1;
+    else if (platform_sel_add(&sel, c->platform, &err) != 0)
+        goto out;
+    if (reg_ref_parse(c->remote, &r, &err) != 0 || reg_cli_finish(&c->reg, &err) != 0)
+        goto out;
+    client = reg_cli_client(&c->reg, r.host, &err);
+    if (client == NULL || reg_ping(client, &err) != 0 || remote_resolve(client, &r, &sel, &set, &target, &err) != 0)
+        goto out;
+    have_set = 1;
+    table_init(&t, 6);
+    gojson_init(&j, 2);
+    gojson_begin_array(&j);
+    if (!c->quiet && !c->json) {
+        const char *hdr[] = {"DIGEST", "SIZE", "PLATFORM", "IMAGE MANIFEST", "MANIFEST VERSION", "FOUND VIA"};
+        table_add(&t, hdr);
+    }
+    for (i = 0; i < set.nimages; i++) {
+        const struct resolved_image *im = &set.images[i];
+        struct found_index found[32];
+        size_t nf;
+        char plat[128] = "";
+        if (im->has_platform)
+            oci_platform_format(&im->platform, plat, sizeof(plat));
+        if (soci_discover(client, r.repo, im->manifest_digest, im->manifest_bytes, im->manifest_len, found, 32, &nf,
+                          &err) != 0) {
+            gojson_free(&j);
+            table_free(&t);
+            goto out;
+        }
+        for (k = 0; k < nf; k++) {
+            char size[32], ver[8];
+            if (c->quiet) {
+                printf("%s\n", found[k].digest);
+                continue;
+            }
+            snprintf(size, sizeof(size), found[k].size >= 0 ? "%lld" : "-", found[k].size);
+            snprintf(ver, sizeof(ver), "v%d", found[k].version);
+            if (c->json) {
+                gojson_begin_object(&j);
+                gojson_key(&j, "digest");
+                gojson_cstr(&j, found[k].digest);
+                gojson_key(&j, "size");
+                gojson_int(&j, found[k].size);
+                gojson_key(&j, "platform");
+                gojson_cstr(&j, plat);
+                gojson_key(&j, "imageManifest");
+                gojson_cstr(&j, im->manifest_digest);
+                gojson_key(&j, "manifestVersion");
+                gojson_cstr(&j, ver);
+                gojson_key(&j, "foundVia");
+                gojson_cstr(&j, found_via_name(found[k].via));
+                gojson_end_object(&j);
+            } else {
+                const char *row[] = {found[k].digest, size, plat, im->manifest_digest, ver,
+                                     found_via_name(found[k].via)};
+                table_add(&t, row);
+            }
+        }
+    }
+    gojson_end_array(&j);
+    if (c->json) {
+        const char *out;
+        size_t len;
+        if (gojson_result(&j, &out, &len, &err) == 0)
+            printf("%s\n", out);
+    } else if (!c->quiet) {
+        table_print(&t, stdout);
+    }
+    gojson_free(&j);
+    table_free(&t);
+    status = 0;
+out:
+    if (status != 0)
+        fprintf(stderr, "soci: %s\n", err.msg);
+    if (have_set)
+        resolved_set_release(&set);
+    remote_target_release(&target);
+    reg_client_free(client);
+    return status;
+}
+
 static int index_list(int argc, char **argv)
 {
-    static const char usage[] = "usage: soci index list [--layout DIR] [--ref TAG] [--platform P] [--json] [-q] [oci:DIR[:TAG]]";
+    static const char usage[] = "usage: soci index list [--layout DIR] [--ref TAG] [--platform P] [--json] [-q] [oci:DIR[:TAG]]\n"
+                                "       soci index list --remote REGISTRY/REPO[:TAG] [--platform P] [--json] [-q] [registry options]";
     struct common c;
     struct oci_layout l;
     struct catalog cat;
@@ -87,6 +200,8 @@ static int index_list(int argc, char **argv)
 
     if ((rc = parse_common(argc, argv, &c, usage)) != 0)
         return rc == 1 ? 0 : rc;
+    if (c.remote)
+        return index_list_remote(&c);
     if (open_layout(&c, argc, argv, &l, tag, sizeof(tag), &err) != 0)
         return fail(&err);
     if (catalog_load(&l, &cat, &err) != 0) {

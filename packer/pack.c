@@ -26,6 +26,9 @@ struct pending_ztoc {
 struct prepared {
     struct pending_ztoc *ztocs;
     size_t nztocs;
+    uint8_t *manifest_data;     /* remote images: the manifest, to store */
+    size_t manifest_len;
+    char manifest_media_type[256];
     char *json;
     size_t json_len;
     char subject[80];
@@ -33,6 +36,8 @@ struct prepared {
 };
 
 struct packer {
+    uint8_t *image_manifest;    /* the current image's manifest bytes, when sent */
+    size_t image_manifest_len;
     struct oci_layout *dest;
     struct prepared *ready;
     size_t nready;
@@ -74,6 +79,7 @@ static void free_prepared(struct prepared *p)
         free(p->ztocs[i].data);
     free(p->ztocs);
     free(p->json);
+    free(p->manifest_data);
 }
 
 void packer_free(struct packer *pk)
@@ -85,6 +91,7 @@ void packer_free(struct packer *pk)
     for (i = 0; i < pk->nready; i++)
         free_prepared(&pk->ready[i]);
     free(pk->ready);
+    free(pk->image_manifest);
     clear_image(pk);
     free(pk->ztocs);
     free(pk);
@@ -229,6 +236,11 @@ static int prepare_image(struct packer *pk, struct error *err)
     p->json_len = len;
     str_copy(p->subject, sizeof(p->subject), pk->image.manifest.digest);
     str_copy(p->platform, sizeof(p->platform), pk->image.platform);
+    p->manifest_data = pk->image_manifest;
+    p->manifest_len = pk->image_manifest_len;
+    str_copy(p->manifest_media_type, sizeof(p->manifest_media_type), pk->image.manifest.media_type);
+    pk->image_manifest = NULL;
+    pk->image_manifest_len = 0;
     pk->ztocs = NULL;
     pk->nztocs = pk->cap = 0;
     return 0;
@@ -259,6 +271,8 @@ int packer_finish(struct packer *pk, struct error *err)
         if (layout_write_blob(pk->dest, "{}", 2, NULL, err) != 0 ||
             layout_write_blob(pk->dest, p->json, p->json_len, digest, err) != 0)
             return -1;
+        if (p->manifest_data && layout_write_blob(pk->dest, p->manifest_data, p->manifest_len, NULL, err) != 0)
+            return -1;
     }
     if (pk->nready == 0)
         return 0;
@@ -269,6 +283,21 @@ int packer_finish(struct packer *pk, struct error *err)
     }
     if (layout_read_index(pk->dest, &index, err) != 0)
         return -1;
+    if (pk->opts.tag && pk->opts.tag[0] && pk->nready == 1 && pk->ready[0].manifest_data) {
+        /* a remote image: name it in this layout, so the index has an image */
+        json_t *mans = json_object_get(index, "manifests");
+        size_t q;
+        for (q = json_array_size(mans); q-- > 0;) {
+            const char *name = json_string_value(
+                json_object_get(json_object_get(json_array_get(mans, q), "annotations"), ANN_REF_NAME));
+            if (name && strcmp(name, pk->opts.tag) == 0)
+                json_array_remove(mans, q);
+        }
+        json_array_append_new(mans, json_pack("{s:s,s:s,s:I,s:{s:s}}", "mediaType", pk->ready[0].manifest_media_type,
+                                              "digest", pk->ready[0].subject, "size",
+                                              (json_int_t)pk->ready[0].manifest_len, "annotations", ANN_REF_NAME,
+                                              pk->opts.tag));
+    }
     for (k = 0; k < pk->nready; k++) {
         struct prepared *p = &pk->ready[k];
         uint8_t raw[32];
@@ -299,7 +328,22 @@ int packer_record(struct packer *pk, const struct stream_record *rec, struct err
         RETURN_ERROR_IF(pk->in_image, err, "image record %u before image %u ended", rec->image, pk->image.image);
         clear_image(pk);
         pk->image = *rec;
+        pk->image.manifest_data = NULL;
         pk->in_image = 1;
+        free(pk->image_manifest);
+        pk->image_manifest = NULL;
+        if (rec->manifest_data) {
+            uint8_t raw[32];
+            char got[80];
+            sha256_buf(rec->manifest_data, rec->manifest_data_len, raw);
+            digest_format(raw, got);
+            RETURN_ERROR_IF(strcmp(got, rec->manifest.digest) != 0, err,
+                            "image record %u: the manifest bytes do not match %s", rec->image, rec->manifest.digest);
+            pk->image_manifest = malloc(rec->manifest_data_len);
+            RETURN_ERROR_IF(pk->image_manifest == NULL, err, "out of memory");
+            memcpy(pk->image_manifest, rec->manifest_data, rec->manifest_data_len);
+            pk->image_manifest_len = rec->manifest_data_len;
+        }
         return 0;
     case REC_ZTOC:
         return add_ztoc(pk, rec, err);

@@ -21,6 +21,7 @@ struct pack_opts {
     int version;                /* 1 (default, recorded in index.json) or 2 (for convert: blobs only) */
     FILE *lines;                /* upstream's per-layer lines (stdout), or NULL */
     FILE *notes;                /* a summary line per index (stderr), or NULL */
+    const char *tag;            /* name a remote image by this tag in the layout (or NULL) */
 };
 
 struct packer;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "digest.h"
+#include "discover.h"
 #include "fileio.h"
 #include "gojson.h"
 #include "oci.h"
@@ -211,44 +212,18 @@ out:
 int remote_soci_referrers(struct reg_client *c, const char *repo, const char *manifest_digest,
                           char (*digests)[80], size_t max, size_t *n, int *via_api, struct error *err)
 {
-    uint8_t *body = NULL;
-    size_t len, i;
-    int supported = 0;
-    json_t *idx = NULL, *m;
+    struct found_index found[32];
+    size_t k, nf;
 
     *n = 0;
     *via_api = 0;
-    if (reg_referrers(c, repo, manifest_digest, SOCI_INDEX_V1, &body, &len, &supported, err) != 0)
+    if (soci_discover(c, repo, manifest_digest, NULL, 0, found, 32, &nf, err) != 0)
         return -1;
-    if (supported) {
-        *via_api = 1;
-    } else {
-        struct reg_manifest fm;
-        char tag[80];
-        int found;
-        fallback_tag(manifest_digest, tag, sizeof(tag));
-        if (reg_manifest_get(c, repo, tag, &fm, &found, err) != 0)
-            return -1;
-        if (!found)
-            return 0;
-        body = fm.body;
-        len = fm.len;
-    }
-    if (oci_load(body, len, &idx, err) != 0) {
-        free(body);
-        return error_prefix(err, "referrers of %s", manifest_digest);
-    }
-    free(body);
-    /* the registry may not have applied the filter: filter here too */
-    json_array_foreach(json_object_get(idx, "manifests"), i, m) {
-        struct oci_desc d;
-        if (oci_desc_parse(m, &d, err) != 0)
+    for (k = 0; k < nf && *n < max; k++) {
+        if (found[k].version != 1)
             continue;
-        if (strcmp(d.artifact_type, SOCI_INDEX_V1) != 0)
-            continue;
-        if (*n < max)
-            str_copy(digests[(*n)++], 80, d.digest);
+        *via_api = found[k].via == FOUND_REFERRERS_API;
+        str_copy(digests[(*n)++], 80, found[k].digest);
     }
-    json_decref(idx);
     return 0;
 }

@@ -7,15 +7,24 @@
  * here: local layers are named by path for ztoc-gen to read.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
+#include "cli.h"
 #include "existing.h"
 #include "image_resolve.h"
+#include "layer_job.h"
 #include "layers.h"
+#include "oci.h"
 #include "oci_layout.h"
+#include "reg_cli.h"
+#include "registry.h"
+#include "remote_source.h"
 #include "stream.h"
 
 #define PROG "soci-layers"
@@ -23,7 +32,224 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: " PROG " [--platform os/arch[/variant]]... [--all-platforms] oci:DIR[:TAG|@sha256:...]\n"
-               "Write the image's layers as a record stream (see formats/STREAM.md) for ztoc-gen.\n");
+               "       " PROG " [options] [registry options] REGISTRY/REPO[:TAG|@sha256:...]\n"
+               "Write the image's layers as a record stream (see formats/STREAM.md) for ztoc-gen.\n"
+               "From a registry, layer bytes stream inline:\n"
+               "  -j, --jobs N            layers fetched at once (default: number of CPUs)\n"
+               "  --min-layer-size N      do not fetch smaller layers (default 10485760, as ztoc-gen)\n"
+               "  --plain-http, --insecure, --user U[:P], --password-stdin, --verbose\n");
+}
+
+/* ---- registry source ---- */
+
+static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int write_locked(const struct stream_record *rec, struct error *err)
+{
+    int rc;
+
+    pthread_mutex_lock(&out_mu);
+    rc = stream_write(STDOUT_FILENO, rec, err);
+    pthread_mutex_unlock(&out_mu);
+    return rc;
+}
+
+#define CHUNK_SIZE (1 << 20)
+
+struct fetch_job {
+    struct reg_client *c;
+    const char *repo;
+    const char *digest;
+    uint32_t image, n;
+    uint8_t *buf;
+    size_t have;
+    int rc;
+    struct error err;
+};
+
+static int flush_chunk(struct fetch_job *f, struct error *err)
+{
+    struct stream_record *rec = malloc(sizeof(*rec));
+    int rc;
+
+    RETURN_ERROR_IF(rec == NULL, err, "out of memory");
+    stream_record_init(rec, REC_CHUNK);
+    rec->image = f->image;
+    rec->n = f->n;
+    rec->data = f->buf;
+    rec->data_len = f->have;
+    rc = write_locked(rec, err);
+    free(rec);
+    f->have = 0;
+    return rc;
+}
+
+static int to_chunks(void *ctx, const uint8_t *data, size_t n, struct error *err)
+{
+    struct fetch_job *f = ctx;
+
+    while (n > 0) {
+        size_t k = CHUNK_SIZE - f->have < n ? CHUNK_SIZE - f->have : n;
+        memcpy(f->buf + f->have, data, k);
+        f->have += k;
+        data += k;
+        n -= k;
+        if (f->have == CHUNK_SIZE && flush_chunk(f, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* fetch jobs in order, `jobs` at a time, from a shared counter */
+struct fetch_pool {
+    struct fetch_job *v;
+    size_t n, next;
+    pthread_mutex_t mu;
+    int failed;
+};
+
+static void *fetch_worker(void *arg)
+{
+    struct fetch_pool *p = arg;
+
+    for (;;) {
+        struct fetch_job *f;
+        struct stream_record end;
+        pthread_mutex_lock(&p->mu);
+        if (p->next >= p->n || p->failed) {
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        f = &p->v[p->next++];
+        pthread_mutex_unlock(&p->mu);
+        f->buf = malloc(CHUNK_SIZE);
+        if (f->buf == NULL) {
+            f->rc = error_set(&f->err, "out of memory");
+        } else {
+            f->rc = reg_blob_get(f->c, f->repo, f->digest, to_chunks, f, &f->err);
+            if (f->rc == 0 && f->have > 0)
+                f->rc = flush_chunk(f, &f->err);
+        }
+        free(f->buf);
+        if (f->rc != 0) {
+            error_prefix(&f->err, "layer %s", f->digest);
+            pthread_mutex_lock(&p->mu);
+            p->failed = 1;
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        stream_record_init(&end, REC_LAYER_END);
+        end.image = f->image;
+        end.n = f->n;
+        if (write_locked(&end, &f->err) != 0) {
+            f->rc = -1;
+            pthread_mutex_lock(&p->mu);
+            p->failed = 1;
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+    }
+}
+
+static int emit_remote(const char *arg, struct reg_cli *rc_opts, const struct platform_sel *sel, int jobs,
+                       int64_t min_layer_size, struct error *err)
+{
+    struct reg_ref r;
+    struct reg_client *c;
+    struct resolved_set set;
+    struct remote_target target;
+    struct stream_record *rec = malloc(sizeof(*rec));
+    size_t i, k;
+    int status = -1;
+
+    if (rec == NULL)
+        return error_set(err, "out of memory");
+    if (reg_ref_parse(arg, &r, err) != 0 || reg_cli_finish(rc_opts, err) != 0) {
+        free(rec);
+        return -1;
+    }
+    c = reg_cli_client(rc_opts, r.host, err);
+    if (c == NULL || reg_ping(c, err) != 0 || remote_resolve(c, &r, sel, &set, &target, err) != 0) {
+        reg_client_free(c);
+        free(rec);
+        return -1;
+    }
+    stream_record_init(rec, REC_HEADER);
+    if (write_locked(rec, err) != 0)
+        goto out;
+    for (i = 0; i < set.nimages; i++) {
+        const struct resolved_image *im = &set.images[i];
+        struct fetch_pool pool;
+        pthread_t *threads;
+        int t, nthreads;
+
+        layers_image_record(im, (uint32_t)i, "", arg, rec);
+        rec->manifest_data = im->manifest_bytes;
+        rec->manifest_data_len = im->manifest_len;
+        if (write_locked(rec, err) != 0)
+            goto out;
+        memset(&pool, 0, sizeof(pool));
+        pthread_mutex_init(&pool.mu, NULL);
+        pool.v = calloc(im->nlayers + 1, sizeof(*pool.v));
+        if (pool.v == NULL) {
+            error_set(err, "out of memory");
+            goto out;
+        }
+        for (k = 0; k < im->nlayers; k++) {
+            enum layer_compression comp;
+            if (layers_layer_record(NULL, im, (uint32_t)i, (uint32_t)k, NULL, rec, err) != 0) {
+                free(pool.v);
+                goto out;
+            }
+            comp = oci_layer_compression(rec->desc.media_type);
+            rec->inline_data = comp != LAYER_NOT_A_LAYER && comp != LAYER_ZSTD && rec->desc.size >= min_layer_size;
+            if (rec->inline_data) {
+                struct fetch_job *f = &pool.v[pool.n++];
+                f->c = c;
+                f->repo = r.repo;
+                f->digest = im->layers[k].digest;
+                f->image = (uint32_t)i;
+                f->n = (uint32_t)k;
+            }
+            if (write_locked(rec, err) != 0) {
+                free(pool.v);
+                goto out;
+            }
+        }
+        nthreads = jobs < (int)pool.n ? jobs : (int)pool.n;
+        threads = calloc((size_t)nthreads + 1, sizeof(*threads));
+        for (t = 0; threads && t < nthreads; t++)
+            if (pthread_create(&threads[t], NULL, fetch_worker, &pool) != 0)
+                break;
+        nthreads = threads ? t : 0;
+        for (t = 0; t < nthreads; t++)
+            pthread_join(threads[t], NULL);
+        free(threads);
+        if (pool.failed || (pool.n > 0 && nthreads == 0)) {
+            for (k = 0; k < pool.n; k++)
+                if (pool.v[k].rc != 0)
+                    *err = pool.v[k].err;
+            if (nthreads == 0)
+                error_set(err, "cannot start threads");
+            free(pool.v);
+            goto out;
+        }
+        free(pool.v);
+        stream_record_init(rec, REC_IMAGE_END);
+        rec->image = (uint32_t)i;
+        if (write_locked(rec, err) != 0)
+            goto out;
+    }
+    stream_record_init(rec, REC_END);
+    if (write_locked(rec, err) != 0)
+        goto out;
+    status = 0;
+out:
+    resolved_set_release(&set);
+    remote_target_release(&target);
+    reg_client_free(c);
+    free(rec);
+    return status;
 }
 
 static int header_sent;
@@ -57,8 +283,14 @@ int main(int argc, char **argv)
         {"platform", required_argument, NULL, 'p'},
         {"all-platforms", no_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"min-layer-size", required_argument, NULL, 'm'},
+        REG_CLI_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
+    struct reg_cli rc_opts;
+    int jobs = cli_ncpus();
+    int64_t min_layer_size = DEFAULT_MIN_LAYER_SIZE, v;
     struct platform_sel sel;
     struct oci_layout l;
     struct resolved_set set;
@@ -70,8 +302,26 @@ int main(int argc, char **argv)
     size_t i, k;
 
     memset(&sel, 0, sizeof(sel));
-    while ((c = getopt_long(argc, argv, "p:h", opts, NULL)) != -1) {
+    reg_cli_init(&rc_opts);
+    while ((c = getopt_long(argc, argv, "p:hj:", opts, NULL)) != -1) {
+        if (reg_cli_option(&rc_opts, c, optarg))
+            continue;
         switch (c) {
+        case 'j':
+            if (cli_parse_size(optarg, &v) != 0 || v > 64) {
+                fprintf(stderr, PROG ": invalid --jobs \"%s\": want 1..64\n", optarg);
+                return 2;
+            }
+            jobs = (int)v;
+            break;
+        case 'm':
+            if (strcmp(optarg, "0") == 0)
+                min_layer_size = 0;
+            else if (cli_parse_size(optarg, &min_layer_size) != 0) {
+                fprintf(stderr, PROG ": invalid --min-layer-size \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
         case 'p':
             if (platform_sel_add(&sel, optarg, &err) != 0) {
                 fprintf(stderr, PROG ": %s\n", err.msg);
@@ -97,8 +347,17 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": stdout is a terminal; pipe it into ztoc-gen\n");
         return 2;
     }
+    if (reg_ref_looks_remote(argv[optind])) {
+        signal(SIGPIPE, SIG_IGN);
+        if (emit_remote(argv[optind], &rc_opts, &sel, jobs, min_layer_size, &err) != 0) {
+            fprintf(stderr, PROG ": %s\n", err.msg);
+            emit_error(err.msg);
+            return 1;
+        }
+        return 0;
+    }
     if (layout_ref_parse(argv[optind], dir, sizeof(dir), ref, sizeof(ref)) != 0) {
-        fprintf(stderr, PROG ": \"%s\" is not an image reference of the form oci:DIR[:TAG]\n", argv[optind]);
+        fprintf(stderr, PROG ": \"%s\" is neither oci:DIR[:TAG] nor REGISTRY/REPO[:TAG]\n", argv[optind]);
         return 2;
     }
     rec = malloc(sizeof(*rec));

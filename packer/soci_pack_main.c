@@ -32,7 +32,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct pack_opts po = {0, 1, stdout, NULL};
+    struct pack_opts po = {0, 1, stdout, NULL, NULL};
     struct oci_layout l;
     struct stream_reader *r;
     struct stream_record *rec;
@@ -69,6 +69,8 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": \"%s\" is not of the form oci:DIR[:TAG]\n", argv[optind]);
         return 2;
     }
+    if (ref[0] && strncmp(ref, "sha256:", 7) != 0)
+        po.tag = ref;
     if (quiet)
         po.lines = NULL;
     else if (isatty(STDERR_FILENO))

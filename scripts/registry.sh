@@ -1,0 +1,141 @@
+#!/bin/sh
+# scripts/registry.sh -- a throwaway OCI registry (Debian's docker-registry,
+# distribution 2.8.2) on 127.0.0.1, for tests and benchmarks.
+#
+#   scripts/registry.sh start DIR [--htpasswd FILE]
+#   scripts/registry.sh stop DIR
+#
+# start: serves plain HTTP on 127.0.0.1 at a free port, storage under
+#   DIR/storage, deletes enabled; with --htpasswd, Basic auth against FILE
+#   (bcrypt entries: `htpasswd -Bbn USER PASS >FILE`).  Writes DIR/config.yml,
+#   DIR/port (the port), DIR/pid (the server's pid) and DIR/log, prints the
+#   port on stdout, and returns once `GET http://127.0.0.1:PORT/v2/` answers
+#   (200, or 401 with auth) -- at most about 10 seconds, else it stops the
+#   server and fails.  DIR is created if missing.
+# stop: kills the server named by DIR/pid and waits (bounded) until it is
+#   gone; a no-op when DIR/pid is missing.  Exit 0 on success.
+#
+# Clients: skopeo copy ... docker://127.0.0.1:PORT/REPO:TAG --dest-tls-verify=false
+# (and --src-tls-verify=false); curl http://127.0.0.1:PORT/v2/...  The
+# registry answers a manifest GET/HEAD without an OCI Accept header with 404,
+# and has no referrers API (see docs/environment.md in the shared docs).
+set -u
+
+usage() {
+    echo "usage: registry.sh start DIR [--htpasswd FILE] | registry.sh stop DIR" >&2
+    exit 2
+}
+
+# is the process alive (and not a zombie)?
+alive() {
+    kill -0 "$1" 2>/dev/null || return 1
+    state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)
+    [ "$state" != Z ]
+}
+
+stop() {
+    dir=$1
+    [ -f "$dir/pid" ] || return 0
+    pid=$(cat "$dir/pid")
+    case "$pid" in '' | *[!0-9]*) rm -f "$dir/pid"; return 0 ;; esac
+    kill "$pid" 2>/dev/null
+    i=0
+    while alive "$pid" && [ $i -lt 50 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if alive "$pid"; then
+        kill -9 "$pid" 2>/dev/null
+        i=0
+        while alive "$pid" && [ $i -lt 20 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+    fi
+    rm -f "$dir/pid"
+    ! alive "$pid"
+}
+
+free_port() {
+    /usr/bin/python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+start() {
+    dir=$1
+    htpasswd=${2:-}
+    command -v docker-registry >/dev/null 2>&1 || { echo "registry.sh: docker-registry is not installed" >&2; return 1; }
+    mkdir -p "$dir/storage" || return 1
+    dir=$(cd "$dir" && pwd)
+    if [ -n "$htpasswd" ]; then
+        [ -r "$htpasswd" ] || { echo "registry.sh: cannot read $htpasswd" >&2; return 1; }
+        htpasswd=$(cd "$(dirname "$htpasswd")" && pwd)/$(basename "$htpasswd")
+    fi
+    stop "$dir"
+    attempt=0
+    while [ $attempt -lt 3 ]; do
+        attempt=$((attempt + 1))
+        port=$(free_port) || return 1
+        {
+            echo "version: 0.1"
+            echo "log:"
+            echo "  level: error"
+            echo "  accesslog:"
+            echo "    disabled: true"
+            echo "storage:"
+            echo "  filesystem:"
+            echo "    rootdirectory: $dir/storage"
+            echo "  delete:"
+            echo "    enabled: true"
+            echo "http:"
+            echo "  addr: 127.0.0.1:$port"
+            if [ -n "$htpasswd" ]; then
+                echo "auth:"
+                echo "  htpasswd:"
+                echo "    realm: soci-test"
+                echo "    path: $htpasswd"
+            fi
+        } >"$dir/config.yml"
+        docker-registry serve "$dir/config.yml" </dev/null >"$dir/log" 2>&1 &
+        pid=$!
+        echo "$pid" >"$dir/pid"
+        echo "$port" >"$dir/port"
+        i=0
+        while [ $i -lt 100 ] && alive "$pid"; do
+            code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/v2/" 2>/dev/null)
+            case "$code" in
+            200 | 401)
+                echo "$port"
+                return 0
+                ;;
+            esac
+            sleep 0.1
+            i=$((i + 1))
+        done
+        stop "$dir"   # did not come up (port taken in between?): try another port
+    done
+    echo "registry.sh: docker-registry did not start; last log lines:" >&2
+    tail -n 5 "$dir/log" >&2
+    return 1
+}
+
+[ $# -ge 2 ] || usage
+cmd=$1 dir=$2
+shift 2
+case "$cmd" in
+start)
+    hp=""
+    if [ $# -gt 0 ]; then
+        [ "$1" = --htpasswd ] && [ $# -eq 2 ] || usage
+        hp=$2
+    fi
+    start "$dir" "$hp"
+    ;;
+stop)
+    [ $# -eq 0 ] || usage
+    stop "$dir"
+    ;;
+*) usage ;;
+esac
