@@ -199,6 +199,26 @@ static void skip(struct layer_job *job, const char *reason)
              d->digest, d->media_type, reason);
 }
 
+static const struct stream_existing *reusable(const struct stream_record *layer, const struct index_params *p)
+{
+    size_t i;
+
+    for (i = 0; i < layer->nexisting; i++) {
+        const struct stream_existing *x = &layer->existing[i];
+        if (x->span_size == p->span_size && strcmp(x->build_tool, p->build_tool) == 0)
+            return x;
+    }
+    return NULL;
+}
+
+int layer_job_needs_data(const struct stream_record *layer, const struct index_params *params)
+{
+    enum layer_compression comp = oci_layer_compression(layer->desc.media_type);
+
+    return comp != LAYER_NOT_A_LAYER && comp != LAYER_ZSTD && layer->desc.size >= params->min_layer_size &&
+           reusable(layer, params) == NULL;
+}
+
 /* read the whole layer through the indexer, checking size and digest */
 static int index_bytes(struct layer_job *job, struct layer_index_result *res, struct error *err)
 {
@@ -281,8 +301,8 @@ void layer_job_run(struct layer_job *job)
     const struct index_params *p = job->params;
     struct layer_index_result res;
     enum layer_compression comp = oci_layer_compression(d->media_type);
+    const struct stream_existing *x;
     char reason[256];
-    size_t i;
 
     if (comp == LAYER_NOT_A_LAYER) {
         error_set(&job->err, "layer %s has media type \"%s\", which is not an image layer type",
@@ -302,20 +322,18 @@ void layer_job_run(struct layer_job *job)
         finish(job, 0);
         return;
     }
-    for (i = 0; i < job->layer.nexisting; i++) {
-        const struct stream_existing *x = &job->layer.existing[i];
-        if (x->span_size == p->span_size && strcmp(x->build_tool, p->build_tool) == 0) {
-            set_result_head(job, REC_ZTOC);
-            str_copy(job->result.ztoc.media_type, sizeof(job->result.ztoc.media_type), MT_OCTET_STREAM);
-            str_copy(job->result.ztoc.digest, sizeof(job->result.ztoc.digest), x->digest);
-            job->result.ztoc.size = x->size;
-            job->result.reused = 1;
-            job->result.span_size = p->span_size;
-            str_copy(job->result.build_tool, sizeof(job->result.build_tool), p->build_tool);
-            job->result.xattr_free = 0;
-            finish(job, 0);
-            return;
-        }
+    x = reusable(&job->layer, p);
+    if (x != NULL) {
+        set_result_head(job, REC_ZTOC);
+        str_copy(job->result.ztoc.media_type, sizeof(job->result.ztoc.media_type), MT_OCTET_STREAM);
+        str_copy(job->result.ztoc.digest, sizeof(job->result.ztoc.digest), x->digest);
+        job->result.ztoc.size = x->size;
+        job->result.reused = 1;
+        job->result.span_size = p->span_size;
+        str_copy(job->result.build_tool, sizeof(job->result.build_tool), p->build_tool);
+        job->result.xattr_free = 0;
+        finish(job, 0);
+        return;
     }
     if (index_bytes(job, &res, &job->err) != 0) {
         error_prefix(&job->err, "layer %s", d->digest);

@@ -46,6 +46,11 @@ struct layer_job {
     volatile int64_t bytes_done;  /* progress */
 };
 
+/* does the job for this layer record need the layer's bytes?  Not when it
+ * is skipped (not a layer type is an error, not a skip), or when an
+ * `existing` ztoc of the same span size and build tool is reused */
+int layer_job_needs_data(const struct stream_record *layer, const struct index_params *params);
+
 /* a job for a layer record; fd is taken over (closed by layer_job_free) */
 struct layer_job *layer_job_new(const struct stream_record *layer, int fd,
                                 const struct index_params *params);

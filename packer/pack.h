@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "error.h"
+#include "oci.h"
 #include "oci_layout.h"
 #include "stream.h"
 
@@ -52,6 +53,6 @@ int packer_written(const struct packer *pk);
 const char *packer_last_index(const struct packer *pk);
 
 /* the annotation our index.json entries carry to name their image */
-#define ENTRY_SUBJECT_ANNOTATION "com.amazon.soci.image-manifest-digest"
+#define ENTRY_SUBJECT_ANNOTATION ANN_IMAGE_MANIFEST_DIGEST
 
 #endif

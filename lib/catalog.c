@@ -6,7 +6,6 @@
 
 #include "image_resolve.h"
 #include "oci.h"
-#include "pack.h"
 #include "strutil.h"
 
 /* where each image manifest of the layout is referenced from */
@@ -188,7 +187,7 @@ int catalog_load(struct oci_layout *l, struct catalog *c, struct error *err)
             continue;
         if (!ref && is_soci(l, m)) {
             const char *subj = json_string_value(
-                json_object_get(json_object_get(m, "annotations"), ENTRY_SUBJECT_ANNOTATION));
+                json_object_get(json_object_get(m, "annotations"), ANN_IMAGE_MANIFEST_DIGEST));
             add_index(l, c, &d, "", subj ? subj : "", "");
         } else {
             walk_tagged(l, c, &ls, &d, ref ? ref : "", 0);
