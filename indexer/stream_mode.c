@@ -165,7 +165,9 @@ static int start_layer(const struct stream_record *rec, const struct stream_mode
     char name[24];
 
     RETURN_ERROR_IF(s == NULL, err, "out of memory");
-    if (!rec->inline_data && rec->path[0]) {
+    /* open only what will be read, as `soci create` does: a skipped layer
+     * or one whose ztoc is reused need not be there */
+    if (!rec->inline_data && rec->path[0] && layer_job_needs_data(rec, &opts->params)) {
         fd = open(rec->path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             free(s);

@@ -35,10 +35,9 @@ int index_run(struct oci_layout *l, const struct resolved_set *set, const char *
             int fd = -1;
             if (layers_layer_record(l, im, (uint32_t)i, (uint32_t)k, existing, rec, err) != 0)
                 goto out;
-            if (rec->nexisting == 0 && oci_layer_compression(rec->desc.media_type) != LAYER_NOT_A_LAYER &&
-                rec->desc.size >= params->min_layer_size &&
-                oci_layer_compression(rec->desc.media_type) != LAYER_ZSTD &&
-                layout_open_blob(l, rec->desc.digest, -1, &fd, err) != 0)
+            /* an existing ztoc of another span size or build tool is not
+             * reused: that layer is read too */
+            if (layer_job_needs_data(rec, params) && layout_open_blob(l, rec->desc.digest, -1, &fd, err) != 0)
                 goto out;
             all[nall] = layer_job_new(rec, fd, params);
             if (all[nall] == NULL) {

@@ -90,8 +90,16 @@ int push_image_closure(struct reg_client *c, struct oci_layout *l, const char *r
     }
     if (!found && reg_manifest_put(c, repo, digest, media_type, buf, len, NULL, err) != 0)
         goto out;
-    if (tag && tag[0] && reg_manifest_put(c, repo, tag, media_type, buf, len, NULL, err) != 0)
-        goto out;
+    if (tag && tag[0]) {
+        /* re-tag only when the tag names something else (a re-push uploads nothing) */
+        char tagged[80] = "";
+        int tag_found = 0;
+        if (found && reg_manifest_head(c, repo, tag, NULL, 0, tagged, NULL, &tag_found, err) != 0)
+            goto out;
+        if ((!tag_found || strcmp(tagged, digest) != 0) &&
+            reg_manifest_put(c, repo, tag, media_type, buf, len, NULL, err) != 0)
+            goto out;
+    }
     rc = 0;
 out:
     json_decref(doc);

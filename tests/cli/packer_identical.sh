@@ -36,8 +36,8 @@ for mode in default all; do
         [ -s "$TMP/p.err" ] && fail "$mode: the pipeline wrote to stderr: $(cat "$TMP/p.err")"
         cp "$TMP/p.out" "$p.out"
         # shellcheck disable=SC2086
-        "$SOCI" create -q $opt "oci:$c:t" >"$c.out" 2>"$c.err" || fail "$mode: soci create failed: $(cat "$c.err")"
-        # -q drops only the progress line: the per-layer lines stay
+        "$SOCI" create $opt "oci:$c:t" >"$c.out" 2>"$c.err" || fail "$mode: soci create failed: $(cat "$c.err")"
+        # (no -q: it would drop the per-layer lines too; no progress line off a terminal)
         diff -r "$p" "$c" >"$TMP/diff" || { fail "$mode run $run: pipeline and create layouts differ"; head "$TMP/diff"; }
         cmp -s "$p.out" "$c.out" || { fail "$mode: pipeline and create print different lines"; diff "$p.out" "$c.out"; }
     done
@@ -69,7 +69,7 @@ EOF
         cp -a "$c" "$r"
         if [ $how = create ]; then
             # shellcheck disable=SC2086
-            "$SOCI" create -q $opt "oci:$r:t" >"$r.out" 2>"$r.err" || fail "$mode: create re-run failed: $(cat "$r.err")"
+            "$SOCI" create $opt "oci:$r:t" >"$r.out" 2>"$r.err" || fail "$mode: create re-run failed: $(cat "$r.err")"
         else
             ZG_OPTS=$opt pipeline "oci:$r:t" || fail "$mode: pipeline re-run failed: $(cat "$TMP/p.err")"
             cp "$TMP/p.out" "$r.out"
@@ -84,7 +84,7 @@ done
 # another span size: a new index replaces the old entry
 c=$TMP/default.create1
 old=$(soci_entries "$c")
-"$SOCI" create -q --span-size 1048576 "oci:$c:t" >"$TMP/span.out" 2>"$TMP/span.err" ||
+"$SOCI" create --span-size 1048576 "oci:$c:t" >"$TMP/span.out" 2>"$TMP/span.err" ||
     fail "create --span-size: $(cat "$TMP/span.err")"
 grep -q '(already exists)' "$TMP/span.out" && fail "create --span-size reused a ztoc of another span size"
 new=$(soci_entries "$c")

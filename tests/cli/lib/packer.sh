@@ -64,7 +64,7 @@ pipeline() {
     _src=$1
     _dst=${2:-$1}
     # shellcheck disable=SC2086
-    { "$LAYERS" ${LAYERS_OPTS:-} "$_src" 2>"$TMP/p.err1"; echo $? >"$TMP/p.rc1"; } |
+    { "$LAYERS" ${LAYERS_OPTS:-} "$_src" </dev/null 2>"$TMP/p.err1"; echo $? >"$TMP/p.rc1"; } |
         { "$ZG" -q ${ZG_OPTS:-} 2>"$TMP/p.err2"; echo $? >"$TMP/p.rc2"; } |
         { "$PACK" ${PACK_OPTS:-} "$_dst" >"$TMP/p.out" 2>"$TMP/p.err3"; echo $? >"$TMP/p.rc3"; }
     rc1=$(cat "$TMP/p.rc1") rc2=$(cat "$TMP/p.rc2") rc3=$(cat "$TMP/p.rc3")

@@ -1,0 +1,554 @@
+/* fs_tree.c -- a layer's directory tree from its ztoc (see fs_tree.h) */
+#include "fs_tree.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "gotime.h"
+
+#define WH_PREFIX ".wh."
+#define WH_OPAQUE ".wh..wh..opq"
+#define SCHILY "SCHILY.xattr."
+
+size_t fs_clean_name(const char *name, size_t len, char *out)
+{
+    size_t o = 0, i = 0;
+
+    /* components separated by '/', dropping "" and ".", popping on ".." */
+    while (i < len) {
+        size_t start, clen;
+        while (i < len && name[i] == '/')
+            i++;
+        start = i;
+        while (i < len && name[i] != '/')
+            i++;
+        clen = i - start;
+        if (clen == 0 || (clen == 1 && name[start] == '.'))
+            continue;
+        if (clen == 2 && name[start] == '.' && name[start + 1] == '.') {
+            while (o > 0 && out[o - 1] != '/')
+                o--;
+            if (o > 0)
+                o--; /* the separator */
+            continue;
+        }
+        if (o > 0)
+            out[o++] = '/';
+        memcpy(out + o, name + start, clen);
+        o += clen;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* ---- build-time index: (parent, name) -> node ---- */
+
+struct slot {
+    uint32_t parent, node;
+    const char *name;
+    uint32_t len;
+    uint64_t hash;
+};
+
+struct index {
+    struct slot *s;
+    size_t cap, used;
+};
+
+static uint64_t hash_name(uint32_t parent, const char *name, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL ^ parent;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        h ^= (unsigned char)name[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static int index_grow(struct index *ix)
+{
+    size_t ncap = ix->cap ? ix->cap * 2 : 1024, i;
+    struct slot *ns = calloc(ncap, sizeof(*ns));
+
+    if (ns == NULL)
+        return -1;
+    for (i = 0; i < ix->cap; i++) {
+        struct slot *s = &ix->s[i];
+        size_t k;
+        if (s->node == 0)
+            continue;
+        for (k = s->hash & (ncap - 1); ns[k].node; k = (k + 1) & (ncap - 1))
+            ;
+        ns[k] = *s;
+    }
+    free(ix->s);
+    ix->s = ns;
+    ix->cap = ncap;
+    return 0;
+}
+
+static struct slot *index_find(struct index *ix, uint32_t parent, const char *name, size_t len, int create)
+{
+    uint64_t h = hash_name(parent, name, len);
+    size_t k;
+
+    if (create && (ix->used + 1) * 2 > ix->cap && index_grow(ix) != 0)
+        return NULL;
+    if (ix->cap == 0)
+        return NULL;
+    for (k = h & (ix->cap - 1); ix->s[k].node; k = (k + 1) & (ix->cap - 1)) {
+        struct slot *s = &ix->s[k];
+        if (s->hash == h && s->parent == parent && s->len == len && memcmp(s->name, name, len) == 0)
+            return s;
+    }
+    if (!create)
+        return NULL;
+    ix->s[k].hash = h;
+    ix->s[k].parent = parent;
+    ix->s[k].name = name;
+    ix->s[k].len = (uint32_t)len;
+    ix->used++;
+    return &ix->s[k];
+}
+
+/* ---- building ---- */
+
+struct builder {
+    struct fs_tree *t;
+    uint32_t cap;
+    struct index ix;
+    char *names;                /* cleaned names, one arena */
+    size_t names_used, names_cap;
+    struct whiteout {
+        uint32_t dir;
+        const char *name;       /* X of .wh.X */
+        uint32_t len;
+        const struct ztoc_entry *entry;
+    } *wh;
+    size_t nwh, wh_cap;
+};
+
+static uint32_t new_node(struct builder *b)
+{
+    struct fs_tree *t = b->t;
+
+    if (t->nnodes + 1 >= b->cap) {
+        uint32_t ncap = b->cap ? b->cap * 2 : 256;
+        struct fs_node *nn = realloc(t->nodes, (size_t)ncap * sizeof(*nn));
+        if (nn == NULL)
+            return 0;
+        t->nodes = nn;
+        b->cap = ncap;
+    }
+    t->nnodes++;
+    memset(&t->nodes[t->nnodes], 0, sizeof(t->nodes[0]));
+    t->nodes[t->nnodes].id = t->nnodes;
+    return t->nnodes;
+}
+
+static void set_dir_defaults(struct fs_node *n)
+{
+    n->mode = S_IFDIR | 0755;
+    n->nlink = 2;
+}
+
+static int add_child(struct builder *b, uint32_t dir, const char *name, uint32_t len, uint32_t node)
+{
+    struct fs_node *d = &b->t->nodes[dir];
+    struct slot *s;
+
+    s = index_find(&b->ix, dir, name, len, 1);
+    if (s == NULL)
+        return -1;
+    if (s->node != 0) {
+        /* a later non-dir entry replaces the name */
+        uint32_t i;
+        for (i = 0; i < d->nchildren; i++)
+            if (d->children[i].node == s->node && d->children[i].name_len == len &&
+                memcmp(d->children[i].name, name, len) == 0) {
+                d->children[i].node = node;
+                break;
+            }
+        s->node = node;
+        return 0;
+    }
+    s->node = node;
+    if (d->nchildren == d->children_cap) {
+        uint32_t ncap = d->children_cap ? d->children_cap * 2 : 4;
+        struct fs_dirent *nc = realloc(d->children, (size_t)ncap * sizeof(*nc));
+        if (nc == NULL)
+            return -1;
+        d->children = nc;
+        d->children_cap = ncap;
+    }
+    d->children[d->nchildren].name = name;
+    d->children[d->nchildren].name_len = len;
+    d->children[d->nchildren].node = node;
+    d->nchildren++;
+    return 0;
+}
+
+/* the directory node for a cleaned path, creating implicit ones */
+static int ensure_dir(struct builder *b, const char *path, size_t len, uint32_t *out)
+{
+    uint32_t cur = 1;
+    size_t i = 0;
+
+    while (i < len) {
+        size_t start = i;
+        struct slot *s;
+        while (i < len && path[i] != '/')
+            i++;
+        s = index_find(&b->ix, cur, path + start, i - start, 0);
+        if (s && S_ISDIR(b->t->nodes[s->node].mode)) {
+            cur = s->node;
+        } else {
+            uint32_t n = new_node(b);
+            if (n == 0)
+                return -1;
+            set_dir_defaults(&b->t->nodes[n]);
+            b->t->nodes[n].parent = cur;
+            if (add_child(b, cur, path + start, (uint32_t)(i - start), n) != 0)
+                return -1;
+            cur = n;
+        }
+        if (i < len)
+            i++;
+    }
+    *out = cur;
+    return 0;
+}
+
+static uint32_t lookup_clean(struct builder *b, const char *path, size_t len)
+{
+    uint32_t cur = 1;
+    size_t i = 0;
+
+    if (len == 0)
+        return 1;
+    while (i < len) {
+        size_t start = i;
+        struct slot *s;
+        while (i < len && path[i] != '/')
+            i++;
+        s = index_find(&b->ix, cur, path + start, i - start, 0);
+        if (s == NULL)
+            return 0;
+        cur = s->node;
+        if (i < len)
+            i++;
+    }
+    return cur;
+}
+
+static void set_attrs(struct fs_node *n, const struct ztoc_entry *e)
+{
+    uint32_t type = S_IFREG;
+    int64_t sec = 0;
+    int32_t nsec = 0;
+
+    if (e->type.len == 3 && memcmp(e->type.ptr, "dir", 3) == 0)
+        type = S_IFDIR;
+    else if (e->type.len == 7 && memcmp(e->type.ptr, "symlink", 7) == 0)
+        type = S_IFLNK;
+    else if (e->type.len == 4 && memcmp(e->type.ptr, "char", 4) == 0)
+        type = S_IFCHR;
+    else if (e->type.len == 5 && memcmp(e->type.ptr, "block", 5) == 0)
+        type = S_IFBLK;
+    else if (e->type.len == 4 && memcmp(e->type.ptr, "fifo", 4) == 0)
+        type = S_IFIFO;
+    n->mode = type | ((uint32_t)e->mode & 07777);
+    n->uid = e->uid;
+    n->gid = e->gid;
+    n->size = type == S_IFLNK ? (int64_t)e->linkname.len : (type == S_IFREG ? e->size : 0);
+    if (e->mod_time.len && gotime_parse(e->mod_time.ptr, e->mod_time.len, &sec, &nsec) == 0) {
+        n->mtime_sec = sec;
+        n->mtime_nsec = nsec;
+    }
+    n->rdev = makedev((unsigned)e->devmajor, (unsigned)e->devminor);
+    n->entry = e;
+}
+
+static int is_hardlink(const struct ztoc_entry *e)
+{
+    return e->type.len == 8 && memcmp(e->type.ptr, "hardlink", 8) == 0;
+}
+
+static const char *keep_name(struct builder *b, const char *s, size_t len)
+{
+    char *p;
+
+    if (b->names_used + len + 1 > b->names_cap)
+        return NULL;
+    p = b->names + b->names_used;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    b->names_used += len + 1;
+    return p;
+}
+
+static int add_entry(struct builder *b, const struct ztoc_entry *e, struct error *err)
+{
+    char *clean = malloc(e->name.len + 2);
+    const char *base, *kept;
+    size_t clen, dlen, blen;
+    uint32_t dir, node;
+    int rc = -1;
+
+    RETURN_ERROR_IF(clean == NULL, err, "out of memory");
+    clen = fs_clean_name(e->name.ptr, e->name.len, clean);
+    if (clen == 0) {
+        /* the root itself ("./"): take its attributes */
+        if (e->type.len == 3 && memcmp(e->type.ptr, "dir", 3) == 0)
+            set_attrs(&b->t->nodes[1], e);
+        free(clean);
+        return 0;
+    }
+    base = strrchr(clean, '/');
+    base = base ? base + 1 : clean;
+    blen = clen - (size_t)(base - clean);
+    dlen = base > clean ? (size_t)(base - clean - 1) : 0;
+    if (ensure_dir(b, clean, dlen, &dir) != 0) {
+        error_set(err, "out of memory");
+        goto out;
+    }
+    kept = keep_name(b, base, blen);
+    if (kept == NULL) {
+        error_set(err, "out of memory");
+        goto out;
+    }
+    if (blen >= 4 && memcmp(base, WH_PREFIX, 4) == 0) {
+        /* whiteouts are hidden; they mark the directory or show a device */
+        if (blen == strlen(WH_OPAQUE) && memcmp(base, WH_OPAQUE, blen) == 0) {
+            b->t->nodes[dir].opaque = 1;
+        } else if (blen > 4) {
+            if (b->nwh == b->wh_cap) {
+                size_t ncap = b->wh_cap ? b->wh_cap * 2 : 16;
+                struct whiteout *nw = realloc(b->wh, ncap * sizeof(*nw));
+                if (nw == NULL) {
+                    error_set(err, "out of memory");
+                    goto out;
+                }
+                b->wh = nw;
+                b->wh_cap = ncap;
+            }
+            b->wh[b->nwh].dir = dir;
+            b->wh[b->nwh].name = kept + 4;
+            b->wh[b->nwh].len = (uint32_t)(blen - 4);
+            b->wh[b->nwh].entry = e;
+            b->nwh++;
+        }
+        rc = 0;
+        goto out;
+    }
+    if (is_hardlink(e)) {
+        char *target = malloc(e->linkname.len + 2);
+        size_t tlen;
+        if (target == NULL) {
+            error_set(err, "out of memory");
+            goto out;
+        }
+        tlen = fs_clean_name(e->linkname.ptr, e->linkname.len, target);
+        node = lookup_clean(b, target, tlen);
+        free(target);
+        if (node == 0 || node == 1) {
+            error_set(err, "hard link \"%.*s\" points to \"%.*s\", which is not earlier in the layer",
+                      (int)(clen > 200 ? 200 : clen), clean,
+                      (int)(e->linkname.len > 200 ? 200 : e->linkname.len), e->linkname.ptr);
+            goto out;
+        }
+        b->t->nodes[node].nlink++;
+        rc = add_child(b, dir, kept, (uint32_t)blen, node) == 0 ? 0 : error_set(err, "out of memory");
+        goto out;
+    }
+    {
+        struct slot *s = index_find(&b->ix, dir, kept, blen, 0);
+        if (s && S_ISDIR(b->t->nodes[s->node].mode) && e->type.len == 3 && memcmp(e->type.ptr, "dir", 3) == 0) {
+            /* a later dir entry for an existing dir updates its attributes */
+            uint32_t links = b->t->nodes[s->node].nlink;
+            set_attrs(&b->t->nodes[s->node], e);
+            b->t->nodes[s->node].nlink = links;
+            rc = 0;
+            goto out;
+        }
+    }
+    node = new_node(b);
+    if (node == 0) {
+        error_set(err, "out of memory");
+        goto out;
+    }
+    set_attrs(&b->t->nodes[node], e);
+    b->t->nodes[node].parent = dir;
+    b->t->nodes[node].nlink = S_ISDIR(b->t->nodes[node].mode) ? 2 : 1;
+    rc = add_child(b, dir, kept, (uint32_t)blen, node) == 0 ? 0 : error_set(err, "out of memory");
+out:
+    free(clean);
+    return rc;
+}
+
+static int cmp_dirent(const void *a, const void *b)
+{
+    const struct fs_dirent *x = a, *y = b;
+    size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+    int d = memcmp(x->name, y->name, n);
+
+    if (d)
+        return d;
+    return x->name_len < y->name_len ? -1 : x->name_len > y->name_len;
+}
+
+int fs_tree_build(struct fs_tree *t, const struct ztoc *z, struct error *err)
+{
+    struct builder b;
+    size_t i, names = 0;
+    uint32_t k;
+
+    memset(t, 0, sizeof(*t));
+    memset(&b, 0, sizeof(b));
+    b.t = t;
+    for (i = 0; i < z->nentries; i++)
+        names += z->entries[i].name.len + 2;
+    b.names_cap = names + 16;
+    b.names = malloc(b.names_cap);
+    if (b.names == NULL || new_node(&b) == 0 /* slot 0 */) {
+        free(b.names);
+        free(t->nodes);
+        return error_set(err, "out of memory");
+    }
+    t->nnodes = 0;
+    if (new_node(&b) != 1) {
+        free(b.names);
+        free(t->nodes);
+        return error_set(err, "out of memory");
+    }
+    set_dir_defaults(&t->nodes[1]);
+    t->nodes[1].parent = 1;
+    for (i = 0; i < z->nentries; i++)
+        if (add_entry(&b, &z->entries[i], err) != 0)
+            goto fail;
+    /* whiteouts whose name has no real entry become 0/0 char devices */
+    for (i = 0; i < b.nwh; i++) {
+        const struct whiteout *w = &b.wh[i];
+        uint32_t n;
+        int64_t sec = 0;
+        int32_t nsec = 0;
+        if (index_find(&b.ix, w->dir, w->name, w->len, 0))
+            continue;
+        n = new_node(&b);
+        if (n == 0 || add_child(&b, w->dir, w->name, w->len, n) != 0) {
+            error_set(err, "out of memory");
+            goto fail;
+        }
+        t->nodes[n].mode = S_IFCHR;
+        t->nodes[n].nlink = 1;
+        t->nodes[n].parent = w->dir;
+        if (w->entry->mod_time.len && gotime_parse(w->entry->mod_time.ptr, w->entry->mod_time.len, &sec, &nsec) == 0) {
+            t->nodes[n].mtime_sec = sec;
+            t->nodes[n].mtime_nsec = nsec;
+        }
+    }
+    /* dirs: 2 + subdirectories; children sorted for lookup and readdir */
+    for (k = 1; k <= t->nnodes; k++) {
+        struct fs_node *n = &t->nodes[k];
+        uint32_t c, subdirs = 0;
+        if (!S_ISDIR(n->mode))
+            continue;
+        for (c = 0; c < n->nchildren; c++)
+            if (S_ISDIR(t->nodes[n->children[c].node].mode) && t->nodes[n->children[c].node].parent == k)
+                subdirs++;
+        n->nlink = 2 + subdirs;
+        if (n->nchildren > 1)
+            qsort(n->children, n->nchildren, sizeof(*n->children), cmp_dirent);
+    }
+    for (i = 0; i < z->nentries; i++) {
+        uint32_t j;
+        for (j = 0; j < z->entries[i].npax; j++)
+            if (z->entries[i].pax[j].key.len > strlen(SCHILY) &&
+                memcmp(z->entries[i].pax[j].key.ptr, SCHILY, strlen(SCHILY)) == 0)
+                t->xattr_count++;
+    }
+    free(b.ix.s);
+    free(b.wh);
+    t->owned_ = b.names;
+    return 0;
+fail:
+    free(b.ix.s);
+    free(b.wh);
+    free(b.names);
+    fs_tree_free(t);
+    return -1;
+}
+
+void fs_tree_free(struct fs_tree *t)
+{
+    uint32_t k;
+
+    if (t->nodes)
+        for (k = 1; k <= t->nnodes; k++)
+            free(t->nodes[k].children);
+    free(t->nodes);
+    free(t->owned_);
+    memset(t, 0, sizeof(*t));
+}
+
+uint32_t fs_tree_lookup(const struct fs_tree *t, const struct fs_node *dir, const char *name, size_t len)
+{
+    uint32_t lo = 0, hi = dir->nchildren;
+    struct fs_dirent key;
+
+    (void)t;
+    key.name = name;
+    key.name_len = (uint32_t)len;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int d = cmp_dirent(&key, &dir->children[mid]);
+        if (d == 0)
+            return dir->children[mid].node;
+        if (d < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return 0;
+}
+
+uint32_t fs_tree_lookup_path(const struct fs_tree *t, const char *path)
+{
+    uint32_t cur = 1;
+    const char *p = path;
+
+    while (*p) {
+        size_t n = strcspn(p, "/");
+        if (n > 0) {
+            cur = fs_tree_lookup(t, &t->nodes[cur], p, n);
+            if (cur == 0)
+                return 0;
+        }
+        p += n;
+        if (*p == '/')
+            p++;
+    }
+    return cur;
+}
+
+int fs_node_xattrs(const struct fs_node *n, fs_xattr_fn fn, void *ctx)
+{
+    uint32_t j;
+    size_t pl = strlen(SCHILY);
+
+    if (n->opaque && fn(ctx, "trusted.overlay.opaque", 22, "y", 1) != 0)
+        return -1;
+    if (n->entry == NULL)
+        return 0;
+    for (j = 0; j < n->entry->npax; j++) {
+        const struct ztoc_pax *p = &n->entry->pax[j];
+        if (p->key.len > pl && memcmp(p->key.ptr, SCHILY, pl) == 0 &&
+            fn(ctx, p->key.ptr + pl, p->key.len - pl, p->value.ptr, p->value.len) != 0)
+            return -1;
+    }
+    return 0;
+}

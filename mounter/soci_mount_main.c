@@ -1,0 +1,505 @@
+/* soci_mount_main.c -- soci-mount: a layer (or an image) lazily, through FUSE
+ *
+ *   soci-mount [options] SOURCE --layer DIGEST MOUNTPOINT
+ *   soci-mount [options] SOURCE --image MOUNTPOINT
+ *
+ * SOURCE is oci:DIR[:TAG] or REGISTRY/REPO[:TAG].  The layer's ztoc comes
+ * from the image's SOCI index (--soci-index-digest, or discovery); files
+ * are served from spans fetched on demand.  With --image every layer is
+ * mounted (FUSE for layers with a ztoc, unpacked for the others) and
+ * overlayfs merges them read-only on MOUNTPOINT.  soci-mount goes to the
+ * background once mounted (-f: stay); SIGTERM/SIGINT or `fusermount3 -u`
+ * unmount it cleanly.  Logs are JSON lines on stderr.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blob_source.h"
+#include "cli.h"
+#include "fileio.h"
+#include "layer_extract.h"
+#include "layer_fs.h"
+#include "log.h"
+#include "reg_cli.h"
+#include "span_cache.h"
+#include "strutil.h"
+#include "zinfo.h"
+#include "ztoc.h"
+#include "ztoc_locate.h"
+
+#define PROG "soci-mount"
+
+struct options {
+    const char *source, *mountpoint, *layer, *index_digest, *prefetch, *cache_dir, *work_dir;
+    int image, foreground, background, allow_other;
+    int64_t cache_mem, cache_disk;
+    long quiet_ms, period_ms;
+    struct platform_sel sel;
+    struct reg_cli reg;
+};
+
+struct mounted {
+    struct located_layer *L;
+    int fuse;                   /* 1: served by FUSE; 0: unpacked directory */
+    struct ztoc z;
+    struct zinfo zi;
+    struct blob_source src;
+    struct span_cache *cache;
+    struct layer_fs fs;
+    char dir[4096];
+    pthread_t thread;
+    int running, mounted;
+};
+
+static struct mounted *units;
+static size_t nunits;
+static char overlay_target[4096];
+static volatile int stopping;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: " PROG " [options] SOURCE --layer DIGEST MOUNTPOINT\n"
+            "       " PROG " [options] SOURCE --image MOUNTPOINT\n"
+            "SOURCE: oci:DIR[:TAG] or REGISTRY/REPO[:TAG]\n\n"
+            "  -f, --foreground            stay in the foreground\n"
+            "  --soci-index-digest D       use this SOCI index (default: discover it)\n"
+            "  --platform os/arch[/v]      the platform image (default: this host's, or the only one)\n"
+            "  --cache-mem N               decompressed spans kept in memory (default 256M)\n"
+            "  --cache-disk N              compressed spans kept on disk (default 2G; 0: off)\n"
+            "  --cache-dir DIR             where (default /var/cache/soci-c/spans)\n"
+            "  --no-background-fetch       fetch only what is read\n"
+            "  --bg-quiet-ms N, --bg-period-ms N   background fetch timing (30000, 500)\n"
+            "  --prefetch FILE             paths (one per line) whose spans are fetched before mounting\n"
+            "  --plain-http, --insecure, --user U[:P], --password-stdin, --verbose\n");
+}
+
+static int parse(int argc, char **argv, struct options *o)
+{
+    static const struct option opts[] = {
+        REG_CLI_LONG_OPTIONS,
+        {"layer", required_argument, NULL, 'l'},
+        {"image", no_argument, NULL, 'I'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"soci-index-digest", required_argument, NULL, 'x'},
+        {"platform", required_argument, NULL, 'p'},
+        {"cache-mem", required_argument, NULL, 'M'},
+        {"cache-disk", required_argument, NULL, 'D'},
+        {"cache-dir", required_argument, NULL, 'C'},
+        {"work-dir", required_argument, NULL, 'W'},
+        {"no-background-fetch", no_argument, NULL, 'B'},
+        {"bg-quiet-ms", required_argument, NULL, 'Q'},
+        {"bg-period-ms", required_argument, NULL, 'P'},
+        {"prefetch", required_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct error err;
+    int c;
+    int64_t v;
+
+    memset(o, 0, sizeof(*o));
+    reg_cli_init(&o->reg);
+    o->background = 1;
+    o->allow_other = geteuid() == 0;
+    o->cache_mem = 256LL << 20;
+    o->cache_disk = 2LL << 30;
+    o->cache_dir = "/var/cache/soci-c/spans";
+    o->quiet_ms = 30000;
+    o->period_ms = 500;
+    while ((c = getopt_long(argc, argv, "fhl:p:", opts, NULL)) != -1) {
+        if (reg_cli_option(&o->reg, c, optarg))
+            continue;
+        switch (c) {
+        case 'l': o->layer = optarg; break;
+        case 'I': o->image = 1; break;
+        case 'f': o->foreground = 1; break;
+        case 'x': o->index_digest = optarg; break;
+        case 'p':
+            if (platform_sel_add(&o->sel, optarg, &err) != 0) {
+                fprintf(stderr, PROG ": %s\n", err.msg);
+                return 2;
+            }
+            break;
+        case 'M':
+            if (cli_parse_size(optarg, &o->cache_mem) != 0) {
+                fprintf(stderr, PROG ": invalid --cache-mem \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
+        case 'D':
+            if (strcmp(optarg, "0") == 0)
+                o->cache_disk = 0;
+            else if (cli_parse_size(optarg, &o->cache_disk) != 0) {
+                fprintf(stderr, PROG ": invalid --cache-disk \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
+        case 'C': o->cache_dir = optarg; break;
+        case 'W': o->work_dir = optarg; break;
+        case 'B': o->background = 0; break;
+        case 'Q':
+        case 'P':
+            if (cli_parse_size(optarg, &v) != 0 && strcmp(optarg, "0") != 0) {
+                fprintf(stderr, PROG ": invalid timing \"%s\"\n", optarg);
+                return 2;
+            }
+            if (strcmp(optarg, "0") == 0)
+                v = 0;
+            if (c == 'Q')
+                o->quiet_ms = (long)v;
+            else
+                o->period_ms = (long)v;
+            break;
+        case 'F': o->prefetch = optarg; break;
+        case 'h': usage(stdout); return 1;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (argc - optind != 2 || (!o->layer == !o->image)) {
+        usage(stderr);
+        return 2;
+    }
+    o->source = argv[optind];
+    o->mountpoint = argv[optind + 1];
+    return 0;
+}
+
+static int check_mountpoint(const char *mp, struct error *err)
+{
+    struct stat st;
+    DIR *d;
+    struct dirent *de;
+
+    RETURN_ERROR_IF(stat(mp, &st) != 0, err, "mountpoint %s: %s", mp, strerror(errno));
+    RETURN_ERROR_IF(!S_ISDIR(st.st_mode), err, "mountpoint %s is not a directory", mp);
+    d = opendir(mp);
+    RETURN_ERROR_IF(d == NULL, err, "mountpoint %s: %s", mp, strerror(errno));
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+            closedir(d);
+            return error_set(err, "mountpoint %s is not empty", mp);
+        }
+    }
+    closedir(d);
+    return 0;
+}
+
+/* ztoc -> verified tree, cache and FUSE fs for one layer */
+static int prepare_layer(struct mounted *m, const struct options *o, struct located_image *img, struct error *err)
+{
+    struct located_layer *L = m->L;
+    struct span_cache_opts co;
+    char cache_dir[4200];
+
+    if (ztoc_decode(L->ztoc, L->ztoc_len, &m->z, err) != 0 || zinfo_parse(&m->zi, &m->z, err) != 0 ||
+        zinfo_check(&m->zi, &m->z, err) != 0)
+        return error_prefix(err, "ztoc %s of layer %s", L->ztoc_digest, L->digest);
+    RETURN_ERROR_IF(m->z.compressed_size != L->size, err,
+                    "ztoc %s is for a layer of %lld bytes, but layer %s has %lld", L->ztoc_digest,
+                    (long long)m->z.compressed_size, L->digest, (long long)L->size);
+    if (img->remote)
+        blob_source_remote(&m->src, img->client, img->ref.repo, L->digest, L->size);
+    else if (blob_source_local(&m->src, L->blob_path, L->size, L->digest, err) != 0)
+        return -1;
+    memset(&co, 0, sizeof(co));
+    co.mem_budget = (size_t)o->cache_mem;
+    if (o->cache_disk > 0) {
+        snprintf(cache_dir, sizeof(cache_dir), "%s/%s", o->cache_dir, L->digest + 7);
+        co.disk_dir = cache_dir;
+        co.disk_budget = o->cache_disk;
+    }
+    co.background = o->background;
+    co.quiet_ms = o->quiet_ms;
+    co.period_ms = o->period_ms;
+    m->cache = span_cache_new(&m->z, &m->zi, &m->src, &co, err);
+    if (m->cache == NULL)
+        return -1;
+    /* proves the ztoc belongs to this blob before anything is mounted */
+    if (span_cache_check_first(m->cache, err) != 0)
+        return error_prefix(err, "layer %s", L->digest);
+    if (layer_fs_init(&m->fs, L->digest, &m->z, &m->zi, m->cache, err) != 0)
+        return -1;
+    m->fs.disable_xattrs = 0;
+    m->fuse = 1;
+    return 0;
+}
+
+/* --prefetch FILE: the spans of the listed paths, fetched now */
+static int prefetch(struct mounted *m, const char *file, struct error *err)
+{
+    FILE *f = fopen(file, "r");
+    char line[4096], clean[4200];
+
+    RETURN_ERROR_IF(f == NULL, err, "--prefetch %s: %s", file, strerror(errno));
+    while (fgets(line, sizeof(line), f)) {
+        uint32_t id;
+        const struct fs_node *n;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0])
+            continue;
+        fs_clean_name(line, strlen(line), clean);
+        id = fs_tree_lookup_path(&m->fs.tree, clean);
+        n = fs_tree_node(&m->fs.tree, id);
+        if (n == NULL || n->entry == NULL || n->size == 0)
+            continue;
+        if (span_cache_prefetch(m->cache, zinfo_span_of(&m->zi, n->entry->offset),
+                                zinfo_span_of(&m->zi, n->entry->offset + n->size - 1), err) != 0) {
+            fclose(f);
+            return error_prefix(err, "prefetching %s", line);
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+static void *loop_main(void *arg)
+{
+    struct mounted *m = arg;
+
+    layer_fs_loop(&m->fs);
+    return NULL;
+}
+
+/* signals end every session: unmounting makes the loops return */
+static void *signal_main(void *arg)
+{
+    sigset_t *set = arg;
+    int sig;
+    size_t i;
+
+    if (sigwait(set, &sig) != 0)
+        return NULL;
+    stopping = 1;
+    log_msg("info", "signal %d: unmounting", sig);
+    if (overlay_target[0])
+        umount2(overlay_target, MNT_DETACH);
+    for (i = 0; i < nunits; i++)
+        if (units[i].fuse && units[i].mounted) {
+            fuse_session_exit(units[i].fs.se);
+            umount2(units[i].dir, MNT_DETACH);
+        }
+    return NULL;
+}
+
+static void cleanup(void)
+{
+    size_t i;
+
+    if (overlay_target[0])
+        umount2(overlay_target, MNT_DETACH);
+    for (i = 0; i < nunits; i++) {
+        struct mounted *m = &units[i];
+        if (m->fuse) {
+            if (m->mounted)
+                layer_fs_unmount(&m->fs);
+            layer_fs_release(&m->fs);
+            span_cache_free(m->cache);
+            ztoc_release(&m->z);
+        }
+        blob_source_close(&m->src);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    struct located_image img;
+    struct locate_opts lo;
+    struct reg_client *client = NULL;
+    struct error err;
+    sigset_t sigs;
+    pthread_t sig_thread;
+    int ready[2] = {-1, -1}, rc;
+    size_t i;
+
+    rc = parse(argc, argv, &o);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    if (reg_cli_finish(&o.reg, &err) != 0) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        return 2;
+    }
+    if (check_mountpoint(o.mountpoint, &err) != 0) {
+        fprintf(stderr, PROG ": %s\n", err.msg);
+        return 1;
+    }
+    /* go to the background before any thread exists; the parent waits
+     * for the child to say the mount is up (or why it failed) */
+    if (!o.foreground) {
+        pid_t pid;
+        char byte = 1;
+        if (pipe(ready) != 0) {
+            fprintf(stderr, PROG ": pipe: %s\n", strerror(errno));
+            return 1;
+        }
+        pid = fork();
+        if (pid < 0) {
+            fprintf(stderr, PROG ": fork: %s\n", strerror(errno));
+            return 1;
+        }
+        if (pid > 0) {
+            close(ready[1]);
+            if (read(ready[0], &byte, 1) != 1)
+                byte = 1;
+            return byte == 0 ? 0 : 1;
+        }
+        close(ready[0]);
+        setsid();
+        if (freopen("/dev/null", "r", stdin) == NULL)
+            (void)0;
+    }
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    memset(&lo, 0, sizeof(lo));
+    lo.source = o.source;
+    lo.index_digest = o.index_digest;
+    lo.sel = &o.sel;
+    if (strncmp(o.source, "oci:", 4) != 0) {
+        struct reg_ref r;
+        if (reg_ref_parse(o.source, &r, &err) != 0 || (client = reg_cli_client(&o.reg, r.host, &err)) == NULL ||
+            reg_ping(client, &err) != 0)
+            goto fail;
+        lo.client = client;
+    }
+    if (ztoc_locate(&lo, &img, &err) != 0)
+        goto fail;
+    units = calloc(img.nlayers + 1, sizeof(*units));
+    if (units == NULL) {
+        error_set(&err, "out of memory");
+        goto fail;
+    }
+    if (o.layer) {
+        for (i = 0; i < img.nlayers; i++)
+            if (strcmp(img.layers[i].digest, o.layer) == 0)
+                break;
+        if (i == img.nlayers) {
+            error_set(&err, "layer %s is not a layer of %s", o.layer, o.source);
+            goto fail;
+        }
+        if (img.layers[i].ztoc == NULL) {
+            error_set(&err, "layer %s has no ztoc in %s (index: %s)", o.layer, o.source,
+                      img.index_digest[0] ? img.index_digest : "none found");
+            goto fail;
+        }
+        units[0].L = &img.layers[i];
+        nunits = 1;
+        if (prepare_layer(&units[0], &o, &img, &err) != 0)
+            goto fail;
+        str_copy(units[0].dir, sizeof(units[0].dir), o.mountpoint);
+    } else {
+        char base[3800];
+        if (o.work_dir)
+            str_copy(base, sizeof(base), o.work_dir);
+        else
+            snprintf(base, sizeof(base), "/run/soci-mount.%d", (int)getpid());
+        if (mkdir_p(base, 0700, &err) != 0)
+            goto fail;
+        for (i = 0; i < img.nlayers; i++) {
+            struct mounted *m = &units[nunits++];
+            m->L = &img.layers[i];
+            snprintf(m->dir, sizeof(m->dir), "%s/%zu", base, i);
+            if (mkdir_p(m->dir, 0755, &err) != 0)
+                goto fail;
+            if (m->L->ztoc) {
+                if (prepare_layer(m, &o, &img, &err) != 0)
+                    goto fail;
+            } else {
+                log_msg("info", "layer %s has no ztoc: unpacking it whole", m->L->digest);
+                if (img.remote)
+                    blob_source_remote(&m->src, client, img.ref.repo, m->L->digest, m->L->size);
+                else if (blob_source_local(&m->src, m->L->blob_path, m->L->size, m->L->digest, &err) != 0)
+                    goto fail;
+                if (layer_extract(&m->src, m->L->media_type, m->dir, &err) != 0)
+                    goto fail;
+            }
+        }
+    }
+    if (o.prefetch)
+        for (i = 0; i < nunits; i++)
+            if (units[i].fuse && prefetch(&units[i], o.prefetch, &err) != 0)
+                goto fail;
+    for (i = 0; i < nunits; i++) {
+        struct mounted *m = &units[i];
+        if (!m->fuse)
+            continue;
+        if (layer_fs_mount(&m->fs, m->dir, o.allow_other, &err) != 0)
+            goto fail;
+        m->mounted = 1;
+    }
+    if (o.image) {
+        /* overlayfs: lowerdir lists the topmost layer first */
+        char lower[8192];
+        size_t used = 0;
+        if (nunits == 1) {
+            if (mount(units[0].dir, o.mountpoint, NULL, MS_BIND | MS_RDONLY, NULL) != 0 ||
+                mount(NULL, o.mountpoint, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) != 0) {
+                error_set(&err, "bind mount on %s: %s", o.mountpoint, strerror(errno));
+                goto fail;
+            }
+        } else {
+            used = (size_t)snprintf(lower, sizeof(lower), "lowerdir=");
+            for (i = nunits; i-- > 0;)
+                used += (size_t)snprintf(lower + used, sizeof(lower) - used, "%s%s", units[i].dir, i ? ":" : "");
+            if (used >= sizeof(lower) || mount("overlay", o.mountpoint, "overlay", MS_RDONLY, lower) != 0) {
+                error_set(&err, "overlay mount on %s: %s", o.mountpoint, strerror(errno));
+                goto fail;
+            }
+        }
+        str_copy(overlay_target, sizeof(overlay_target), o.mountpoint);
+    }
+    if (pthread_create(&sig_thread, NULL, signal_main, &sigs) != 0) {
+        error_set(&err, "cannot start the signal thread");
+        goto fail;
+    }
+    for (i = 0; i < nunits; i++)
+        if (units[i].fuse && pthread_create(&units[i].thread, NULL, loop_main, &units[i]) == 0)
+            units[i].running = 1;
+    {
+        char fields[700];
+        snprintf(fields, sizeof(fields), "\"source\":\"%.200s\",\"mountpoint\":\"%.200s\",\"layers\":%zu,\"index\":\"%s\"",
+                 o.source, o.mountpoint, nunits, img.index_digest);
+        log_event("info", "mounted", fields);
+    }
+    if (ready[1] >= 0) {
+        char ok = 0;
+        if (write(ready[1], &ok, 1) != 1)
+            (void)0;
+        close(ready[1]);
+        ready[1] = -1;
+    }
+    /* serve until every session ends (unmount or signal) */
+    for (i = 0; i < nunits; i++)
+        if (units[i].running)
+            pthread_join(units[i].thread, NULL);
+    log_msg("info", "unmounted %s", o.mountpoint);
+    cleanup();
+    located_image_release(&img);
+    reg_client_free(client);
+    return 0;
+fail:
+    fprintf(stderr, PROG ": %s\n", err.msg);
+    cleanup();
+    if (ready[1] >= 0) {
+        char bad = 1;
+        if (write(ready[1], &bad, 1) != 1)
+            (void)0;
+    }
+    reg_client_free(client);
+    return 1;
+}

@@ -1,0 +1,623 @@
+/* span_cache.c -- fetch, verify, decompress and cache spans (see span_cache.h) */
+#include "span_cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "digest.h"
+#include "fileio.h"
+#include "log.h"
+#include "sha256.h"
+#include "span_inflate.h"
+#include "strutil.h"
+
+#define MAX_RUN_BYTES ((int64_t)32 << 20)   /* one merged range request at most */
+#define MAX_SPAN_BYTES ((int64_t)1 << 30)
+
+enum span_state { SPAN_EMPTY, SPAN_FETCHING, SPAN_READY };
+
+struct span_slot {
+    enum span_state state;
+    uint8_t *data;          /* decompressed, when READY */
+    size_t len;
+    int pins;
+    int on_disk;
+    int ever_fetched;
+    int32_t prev, next;     /* LRU, -1 terminated; head = most recent */
+};
+
+struct span_cache {
+    const struct ztoc *z;
+    const struct zinfo *zi;
+    struct blob_source *src;
+    struct span_cache_opts opts;
+    char disk_dir[4096];
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    struct span_slot *spans;
+    int32_t nspans;
+    size_t mem_used;
+    int32_t lru_head, lru_tail;
+    int64_t disk_used;
+    struct span_cache_stats st;
+    char last_error[256];
+    struct timespec last_read;
+    /* background fetcher */
+    pthread_t bg;
+    int bg_running, stopping;
+    pthread_cond_t bg_cond;
+};
+
+static int64_t cstart(const struct span_cache *sc, int32_t s) { return zinfo_span_compressed_start(sc->zi, s); }
+static int64_t cend(const struct span_cache *sc, int32_t s) { return zinfo_span_compressed_end(sc->zi, s); }
+static int64_t ustart(const struct span_cache *sc, int32_t s) { return zinfo_span_uncompressed_start(sc->zi, s); }
+static int64_t uend(const struct span_cache *sc, int32_t s) { return zinfo_span_uncompressed_end(sc->zi, s); }
+
+/* ---- LRU (caller holds mu) ---- */
+
+static void lru_unlink(struct span_cache *sc, int32_t s)
+{
+    struct span_slot *x = &sc->spans[s];
+
+    if (x->prev >= 0)
+        sc->spans[x->prev].next = x->next;
+    else if (sc->lru_head == s)
+        sc->lru_head = x->next;
+    if (x->next >= 0)
+        sc->spans[x->next].prev = x->prev;
+    else if (sc->lru_tail == s)
+        sc->lru_tail = x->prev;
+    x->prev = x->next = -1;
+}
+
+static void lru_push_front(struct span_cache *sc, int32_t s)
+{
+    struct span_slot *x = &sc->spans[s];
+
+    x->prev = -1;
+    x->next = sc->lru_head;
+    if (sc->lru_head >= 0)
+        sc->spans[sc->lru_head].prev = s;
+    sc->lru_head = s;
+    if (sc->lru_tail < 0)
+        sc->lru_tail = s;
+}
+
+/* make room for `need` bytes by dropping unpinned spans from the tail */
+static void evict_for(struct span_cache *sc, size_t need)
+{
+    int32_t s = sc->lru_tail;
+
+    while (sc->mem_used + need > sc->opts.mem_budget && s >= 0) {
+        int32_t prev = sc->spans[s].prev;
+        struct span_slot *x = &sc->spans[s];
+        if (x->state == SPAN_READY && x->pins == 0) {
+            lru_unlink(sc, s);
+            free(x->data);
+            x->data = NULL;
+            sc->mem_used -= x->len;
+            x->len = 0;
+            x->state = SPAN_EMPTY;
+        }
+        s = prev;
+    }
+}
+
+/* ---- disk cache ---- */
+
+static void disk_path(const struct span_cache *sc, int32_t s, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%d", sc->disk_dir, s);
+}
+
+static void disk_store(struct span_cache *sc, int32_t s, const uint8_t *data, size_t n)
+{
+    char path[4200];
+    struct error err;
+
+    if (!sc->disk_dir[0])
+        return;
+    pthread_mutex_lock(&sc->mu);
+    if (sc->spans[s].on_disk || sc->disk_used + (int64_t)n > sc->opts.disk_budget) {
+        pthread_mutex_unlock(&sc->mu);
+        return;
+    }
+    sc->disk_used += (int64_t)n;
+    pthread_mutex_unlock(&sc->mu);
+    disk_path(sc, s, path, sizeof(path));
+    if (atomic_write_file(path, data, n, 0600, &err) == 0) {
+        pthread_mutex_lock(&sc->mu);
+        sc->spans[s].on_disk = 1;
+        pthread_mutex_unlock(&sc->mu);
+    } else {
+        pthread_mutex_lock(&sc->mu);
+        sc->disk_used -= (int64_t)n;
+        pthread_mutex_unlock(&sc->mu);
+    }
+}
+
+static int check_digest(const struct span_cache *sc, int32_t s, const uint8_t *data, size_t n)
+{
+    uint8_t want[32], got[32];
+    const struct strv *d = &sc->z->span_digests[s];
+
+    if (digest_parse(d->ptr, d->len, want) != 0)
+        return -1;
+    sha256_buf(data, n, got);
+    return memcmp(want, got, 32) == 0 ? 0 : -1;
+}
+
+/* compressed bytes of span s from the disk cache (verified), or -1 */
+static int disk_load(struct span_cache *sc, int32_t s, uint8_t *buf, size_t n)
+{
+    char path[4200];
+    int fd;
+    struct error err;
+
+    disk_path(sc, s, path, sizeof(path));
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (pread_full(fd, buf, n, 0, &err) != 0 || check_digest(sc, s, buf, n) != 0) {
+        close(fd);
+        unlink(path); /* damaged on disk: forget it */
+        pthread_mutex_lock(&sc->mu);
+        sc->spans[s].on_disk = 0;
+        pthread_mutex_unlock(&sc->mu);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* ---- fetching ---- */
+
+static void note_error(struct span_cache *sc, const char *msg)
+{
+    pthread_mutex_lock(&sc->mu);
+    str_copy(sc->last_error, sizeof(sc->last_error), msg);
+    pthread_mutex_unlock(&sc->mu);
+}
+
+/* decompress span s from its compressed bytes and publish it (caller owns
+ * the FETCHING state of s); keep: also keep it in memory */
+static int publish(struct span_cache *sc, int32_t s, const uint8_t *comp, size_t clen, struct error *err)
+{
+    struct span_inflater *si = span_inflater_new();
+    size_t ulen = (size_t)(uend(sc, s) - ustart(sc, s));
+    uint8_t *data = malloc(ulen + 1);
+    int rc;
+
+    if (si == NULL || data == NULL) {
+        span_inflater_free(si);
+        free(data);
+        return error_set(err, "out of memory");
+    }
+    rc = span_inflate(si, sc->zi, s, s, comp, clen, data, ulen, err);
+    span_inflater_free(si);
+    if (rc != 0) {
+        free(data);
+        return -1;
+    }
+    pthread_mutex_lock(&sc->mu);
+    evict_for(sc, ulen);
+    sc->spans[s].data = data;
+    sc->spans[s].len = ulen;
+    sc->spans[s].state = SPAN_READY;
+    sc->mem_used += ulen;
+    lru_push_front(sc, s);
+    pthread_cond_broadcast(&sc->cond);
+    pthread_mutex_unlock(&sc->mu);
+    return 0;
+}
+
+/* fetch spans first..last (all FETCHING by us) with one range request,
+ * verify each, publish each; spans that fail are retried alone once */
+static int fetch_run(struct span_cache *sc, int32_t first, int32_t last, int keep_in_memory, struct error *err)
+{
+    int64_t base = cstart(sc, first), total = cend(sc, last) - base;
+    uint8_t *buf;
+    int32_t s;
+    int rc = 0;
+
+    if (total <= 0 || total > MAX_SPAN_BYTES * 2)
+        return error_set(err, "spans %d..%d have an impossible size", first, last);
+    buf = malloc((size_t)total);
+    RETURN_ERROR_IF(buf == NULL, err, "out of memory");
+    if (blob_source_read(sc->src, base, (size_t)total, buf, err) != 0) {
+        free(buf);
+        return -1;
+    }
+    pthread_mutex_lock(&sc->mu);
+    sc->st.fetch_requests++;
+    sc->st.bytes_fetched += total;
+    pthread_mutex_unlock(&sc->mu);
+    for (s = first; s <= last; s++) {
+        const uint8_t *p = buf + (cstart(sc, s) - base);
+        size_t n = (size_t)(cend(sc, s) - cstart(sc, s));
+        int attempt;
+        uint8_t *again = NULL;
+        for (attempt = 0;; attempt++) {
+            if (check_digest(sc, s, p, n) == 0)
+                break;
+            pthread_mutex_lock(&sc->mu);
+            sc->st.verify_failures++;
+            pthread_mutex_unlock(&sc->mu);
+            log_json("warn", "span digest mismatch", "span", s, "attempt", attempt + 1);
+            if (attempt >= 1) {
+                error_set(err, "span %d does not match its digest after a refetch", s);
+                break;
+            }
+            free(again);
+            again = malloc(n);
+            if (again == NULL || blob_source_read(sc->src, cstart(sc, s), n, again, err) != 0) {
+                error_set(err, "span %d: refetch failed", s);
+                attempt = 1;
+                break;
+            }
+            p = again;
+        }
+        if (attempt >= 1 && check_digest(sc, s, p, n) != 0) {
+            free(again);
+            rc = -1;
+            /* the remaining spans of the run are released unfetched */
+            pthread_mutex_lock(&sc->mu);
+            for (; s <= last; s++)
+                if (sc->spans[s].state == SPAN_FETCHING)
+                    sc->spans[s].state = SPAN_EMPTY;
+            pthread_cond_broadcast(&sc->cond);
+            pthread_mutex_unlock(&sc->mu);
+            break;
+        }
+        disk_store(sc, s, p, n);
+        pthread_mutex_lock(&sc->mu);
+        sc->st.spans_fetched++;
+        if (!sc->spans[s].ever_fetched) {
+            sc->spans[s].ever_fetched = 1;
+            sc->st.fetched_size += (int64_t)n;
+        }
+        pthread_mutex_unlock(&sc->mu);
+        if (keep_in_memory || !sc->spans[s].on_disk) {
+            if (publish(sc, s, p, n, err) != 0) {
+                free(again);
+                rc = -1;
+                pthread_mutex_lock(&sc->mu);
+                for (; s <= last; s++)
+                    if (sc->spans[s].state == SPAN_FETCHING)
+                        sc->spans[s].state = SPAN_EMPTY;
+                pthread_cond_broadcast(&sc->cond);
+                pthread_mutex_unlock(&sc->mu);
+                break;
+            }
+        } else {
+            pthread_mutex_lock(&sc->mu);
+            sc->spans[s].state = SPAN_EMPTY;
+            pthread_cond_broadcast(&sc->cond);
+            pthread_mutex_unlock(&sc->mu);
+        }
+        free(again);
+    }
+    free(buf);
+    return rc;
+}
+
+/* load span s (FETCHING by us) from the disk cache; -1 if not there */
+static int load_from_disk(struct span_cache *sc, int32_t s, struct error *err)
+{
+    size_t n = (size_t)(cend(sc, s) - cstart(sc, s));
+    uint8_t *buf;
+    int rc;
+
+    if (!sc->spans[s].on_disk)
+        return -1;
+    buf = malloc(n ? n : 1);
+    if (buf == NULL)
+        return -1;
+    if (disk_load(sc, s, buf, n) != 0) {
+        free(buf);
+        return -1;
+    }
+    rc = publish(sc, s, buf, n, err);
+    free(buf);
+    if (rc == 0) {
+        pthread_mutex_lock(&sc->mu);
+        sc->st.disk_hits++;
+        pthread_mutex_unlock(&sc->mu);
+    }
+    return rc;
+}
+
+/* make spans first..last READY (or fail); caller does not hold mu */
+static int ensure(struct span_cache *sc, int32_t first, int32_t last, struct error *err)
+{
+    int32_t s;
+
+    for (s = first; s <= last;) {
+        int32_t run_end;
+        pthread_mutex_lock(&sc->mu);
+        while (sc->spans[s].state == SPAN_FETCHING)
+            pthread_cond_wait(&sc->cond, &sc->mu);
+        if (sc->spans[s].state == SPAN_READY) {
+            pthread_mutex_unlock(&sc->mu);
+            s++;
+            continue;
+        }
+        /* claim s, and the missing, not-on-disk spans right after it */
+        sc->spans[s].state = SPAN_FETCHING;
+        run_end = s;
+        if (!sc->spans[s].on_disk)
+            while (run_end < last && sc->spans[run_end + 1].state == SPAN_EMPTY &&
+                   !sc->spans[run_end + 1].on_disk && cend(sc, run_end + 1) - cstart(sc, s) <= MAX_RUN_BYTES) {
+                run_end++;
+                sc->spans[run_end].state = SPAN_FETCHING;
+            }
+        pthread_mutex_unlock(&sc->mu);
+        if (run_end == s && load_from_disk(sc, s, err) == 0)
+            continue;
+        if (fetch_run(sc, s, run_end, 1, err) != 0) {
+            pthread_mutex_lock(&sc->mu);
+            for (; s <= run_end; s++)
+                if (sc->spans[s].state == SPAN_FETCHING)
+                    sc->spans[s].state = SPAN_EMPTY;
+            pthread_cond_broadcast(&sc->cond);
+            pthread_mutex_unlock(&sc->mu);
+            note_error(sc, err->msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int span_cache_read(struct span_cache *sc, int64_t off, size_t len, uint8_t *out, struct error *err)
+{
+    int32_t first, last, s;
+    int64_t end = off + (int64_t)len;
+
+    if (len == 0)
+        return 0;
+    RETURN_ERROR_IF(off < 0 || end > sc->zi->uncompressed_size, err, "read past the layer's end");
+    clock_gettime(CLOCK_MONOTONIC, &sc->last_read);
+    first = zinfo_span_of(sc->zi, off);
+    last = zinfo_span_of(sc->zi, end - 1);
+    for (s = first; s <= last; s++) {
+        int64_t us, ue, from, to;
+        struct span_slot *x;
+        int tries;
+        for (tries = 0;; tries++) {
+            if (ensure(sc, s, last, err) != 0)
+                return -1;
+            pthread_mutex_lock(&sc->mu);
+            x = &sc->spans[s];
+            if (x->state == SPAN_READY)
+                break;
+            /* evicted between ensure and here: go again */
+            pthread_mutex_unlock(&sc->mu);
+            if (tries > 8)
+                return error_set(err, "span %d keeps being evicted: raise --cache-mem", s);
+        }
+        x->pins++;
+        sc->st.mem_hits++;
+        lru_unlink(sc, s);
+        lru_push_front(sc, s);
+        pthread_mutex_unlock(&sc->mu);
+        us = ustart(sc, s);
+        ue = uend(sc, s);
+        from = off > us ? off : us;
+        to = end < ue ? end : ue;
+        if (to > from)
+            memcpy(out + (from - off), x->data + (from - us), (size_t)(to - from));
+        pthread_mutex_lock(&sc->mu);
+        x->pins--;
+        pthread_mutex_unlock(&sc->mu);
+    }
+    return 0;
+}
+
+int span_cache_prefetch(struct span_cache *sc, int32_t first, int32_t last, struct error *err)
+{
+    if (first < 0)
+        first = 0;
+    if (last >= sc->nspans)
+        last = sc->nspans - 1;
+    if (first > last)
+        return 0;
+    return ensure(sc, first, last, err);
+}
+
+int span_cache_check_first(struct span_cache *sc, struct error *err)
+{
+    int64_t hdr = cstart(sc, 0);
+
+    if (sc->zi->algorithm == 1 && hdr > 0) {
+        /* the bytes before span 0 must be a gzip header */
+        uint8_t magic[2];
+        if (blob_source_read(sc->src, 0, 2, magic, err) != 0)
+            return -1;
+        RETURN_ERROR_IF(magic[0] != 0x1f || magic[1] != 0x8b, err, "the layer is not gzip data, but its ztoc says gzip");
+    }
+    if (ensure(sc, 0, 0, err) != 0)
+        return error_prefix(err, "the ztoc does not fit this layer");
+    return 0;
+}
+
+/* ---- background fetch ---- */
+
+static long ms_since(const struct timespec *t)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+static int bg_sleep(struct span_cache *sc, long ms)
+{
+    struct timespec ts;
+    int stop;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&sc->mu);
+    if (!sc->stopping)
+        pthread_cond_timedwait(&sc->bg_cond, &sc->mu, &ts);
+    stop = sc->stopping;
+    pthread_mutex_unlock(&sc->mu);
+    return stop;
+}
+
+static void *bg_main(void *arg)
+{
+    struct span_cache *sc = arg;
+    int32_t s = 0;
+    struct error err;
+
+    while (s < sc->nspans) {
+        long quiet = ms_since(&sc->last_read);
+        if (quiet < sc->opts.quiet_ms) {
+            if (bg_sleep(sc, sc->opts.quiet_ms - quiet))
+                return NULL;
+            continue;
+        }
+        pthread_mutex_lock(&sc->mu);
+        if (sc->stopping) {
+            pthread_mutex_unlock(&sc->mu);
+            return NULL;
+        }
+        if (sc->spans[s].on_disk || sc->spans[s].state != SPAN_EMPTY) {
+            pthread_mutex_unlock(&sc->mu);
+            s++;
+            continue;
+        }
+        sc->spans[s].state = SPAN_FETCHING;
+        pthread_mutex_unlock(&sc->mu);
+        if (fetch_run(sc, s, s, 0, &err) != 0) {
+            pthread_mutex_lock(&sc->mu);
+            if (sc->spans[s].state == SPAN_FETCHING)
+                sc->spans[s].state = SPAN_EMPTY;
+            pthread_cond_broadcast(&sc->cond);
+            pthread_mutex_unlock(&sc->mu);
+            note_error(sc, err.msg);
+            if (bg_sleep(sc, 5000)) /* a failing source: back off */
+                return NULL;
+            continue;
+        }
+        s++;
+        if (bg_sleep(sc, sc->opts.period_ms))
+            return NULL;
+    }
+    return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+struct span_cache *span_cache_new(const struct ztoc *z, const struct zinfo *zi, struct blob_source *src,
+                                  const struct span_cache_opts *opts, struct error *err)
+{
+    struct span_cache *sc = calloc(1, sizeof(*sc));
+    int32_t s;
+
+    if (sc == NULL) {
+        error_set(err, "out of memory");
+        return NULL;
+    }
+    sc->z = z;
+    sc->zi = zi;
+    sc->src = src;
+    sc->opts = *opts;
+    sc->nspans = zi->nspans;
+    sc->spans = calloc((size_t)zi->nspans + 1, sizeof(*sc->spans));
+    if (sc->spans == NULL) {
+        free(sc);
+        error_set(err, "out of memory");
+        return NULL;
+    }
+    for (s = 0; s < sc->nspans; s++)
+        sc->spans[s].prev = sc->spans[s].next = -1;
+    sc->lru_head = sc->lru_tail = -1;
+    pthread_mutex_init(&sc->mu, NULL);
+    pthread_cond_init(&sc->cond, NULL);
+    pthread_cond_init(&sc->bg_cond, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &sc->last_read);
+    sc->st.nspans = sc->nspans;
+    sc->st.layer_size = zi->compressed_size;
+    if (opts->disk_dir && opts->disk_dir[0] && opts->disk_budget > 0) {
+        str_copy(sc->disk_dir, sizeof(sc->disk_dir), opts->disk_dir);
+        if (mkdir_p(sc->disk_dir, 0700, err) != 0) {
+            span_cache_free(sc);
+            return NULL;
+        }
+        /* spans cached by an earlier mount of the same layer */
+        for (s = 0; s < sc->nspans; s++) {
+            char path[4200];
+            struct stat st;
+            disk_path(sc, s, path, sizeof(path));
+            if (stat(path, &st) == 0 && st.st_size == cend(sc, s) - cstart(sc, s)) {
+                sc->spans[s].on_disk = 1;
+                sc->spans[s].ever_fetched = 1;
+                sc->st.fetched_size += st.st_size;
+                sc->disk_used += st.st_size;
+            }
+        }
+    }
+    if (opts->background && sc->disk_dir[0] && pthread_create(&sc->bg, NULL, bg_main, sc) == 0)
+        sc->bg_running = 1;
+    return sc;
+}
+
+void span_cache_free(struct span_cache *sc)
+{
+    int32_t s;
+
+    if (sc == NULL)
+        return;
+    if (sc->bg_running) {
+        pthread_mutex_lock(&sc->mu);
+        sc->stopping = 1;
+        pthread_cond_broadcast(&sc->bg_cond);
+        pthread_mutex_unlock(&sc->mu);
+        pthread_join(sc->bg, NULL);
+    }
+    for (s = 0; s < sc->nspans; s++)
+        free(sc->spans[s].data);
+    free(sc->spans);
+    pthread_mutex_destroy(&sc->mu);
+    pthread_cond_destroy(&sc->cond);
+    pthread_cond_destroy(&sc->bg_cond);
+    free(sc);
+}
+
+void span_cache_stats(struct span_cache *sc, struct span_cache_stats *out)
+{
+    int32_t s;
+
+    pthread_mutex_lock(&sc->mu);
+    *out = sc->st;
+    /* neighbouring spans may share a byte: never report more than the layer */
+    if (out->fetched_size > out->layer_size)
+        out->fetched_size = out->layer_size;
+    out->mem_used = (int64_t)sc->mem_used;
+    out->spans_present = 0;
+    for (s = 0; s < sc->nspans; s++)
+        if (sc->spans[s].on_disk || sc->spans[s].state == SPAN_READY)
+            out->spans_present++;
+    pthread_mutex_unlock(&sc->mu);
+}
+
+void span_cache_last_error(struct span_cache *sc, char *out, size_t n)
+{
+    pthread_mutex_lock(&sc->mu);
+    str_copy(out, n, sc->last_error);
+    pthread_mutex_unlock(&sc->mu);
+}

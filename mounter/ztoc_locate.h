@@ -1,0 +1,52 @@
+/* ztoc_locate.h -- find an image, its layers and their ztocs, in a layout or a registry
+ *
+ * For every layer of the chosen platform image: its descriptor and, when
+ * the image has a SOCI index that covers it, the ztoc bytes (digest-checked
+ * on the way in).  The index is the one named by --soci-index-digest, or
+ * the one discovery finds (v2 annotation, then v1 by referrers or fallback
+ * tag in a registry; the layout's catalog for a layout).
+ */
+#ifndef SOCI_ZTOC_LOCATE_H
+#define SOCI_ZTOC_LOCATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "image_resolve.h"
+#include "oci_layout.h"
+#include "registry.h"
+
+struct located_layer {
+    char digest[80];
+    char media_type[256];
+    int64_t size;
+    uint8_t *ztoc;              /* NULL: no ztoc for this layer */
+    size_t ztoc_len;
+    char ztoc_digest[80];
+    int disable_xattrs;
+    char blob_path[4096];       /* layout: the blob file */
+};
+
+struct located_image {
+    int remote;
+    struct oci_layout layout;   /* when !remote */
+    struct reg_client *client;  /* when remote */
+    struct reg_ref ref;
+    char index_digest[80];      /* the SOCI index used ("" if none) */
+    char manifest_digest[80];
+    size_t nlayers;
+    struct located_layer *layers;
+};
+
+struct locate_opts {
+    const char *source;         /* oci:DIR[:TAG] or REGISTRY/REPO[:TAG] */
+    const char *index_digest;   /* --soci-index-digest, or NULL */
+    const struct platform_sel *sel;
+    struct reg_client *client;  /* for a registry source (owned by the caller) */
+};
+
+int ztoc_locate(const struct locate_opts *o, struct located_image *out, struct error *err);
+void located_image_release(struct located_image *li);
+
+#endif
