@@ -347,3 +347,21 @@ int fb_finish(struct fb_builder *b, uint32_t root, const uint8_t **out,
     *out_len = used(b);
     return 0;
 }
+
+uint8_t *fb_take(struct fb_builder *b, size_t *out_len)
+{
+    uint8_t *p = b->buf;
+    size_t n = used(b);
+
+    memmove(p, p + b->head, n);
+    b->buf = NULL;
+    b->cap = b->head = 0;
+    *out_len = n;
+    /* give the unused tail back when it is large */
+    if (n > 0) {
+        uint8_t *q = realloc(p, n);
+        if (q != NULL)
+            p = q;
+    }
+    return p;
+}

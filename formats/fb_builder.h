@@ -48,4 +48,8 @@ uint32_t fb_end_table(struct fb_builder *b);
 int fb_finish(struct fb_builder *b, uint32_t root, const uint8_t **out,
               size_t *out_len, struct error *err);
 
+/* after fb_finish: hand the buffer over (moved to its start, no copy of a
+ * second buffer); *out is the caller's to free.  The builder is spent. */
+uint8_t *fb_take(struct fb_builder *b, size_t *out_len);
+
 #endif

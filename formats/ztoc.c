@@ -170,13 +170,8 @@ int ztoc_encode(const struct ztoc *z, uint8_t **out, size_t *out_len, struct err
 
     if (fb_finish(b, root, &bytes, &len, err) != 0)
         goto out;
-    *out = malloc(len);
-    if (*out == NULL) {
-        error_set(err, "ztoc: out of memory");
-        goto out;
-    }
-    memcpy(*out, bytes, len);
-    *out_len = len;
+    /* the builder's buffer becomes the result: no second copy of the ztoc */
+    *out = fb_take(b, out_len);
     rc = 0;
 out:
     fb_builder_free(b);

@@ -316,6 +316,10 @@ int layer_indexer_finish(struct layer_indexer *li, struct layer_index_result *re
     z.nspan_digests = ndigests;
     if (ztoc_encode(&z, &res->ztoc, &res->ztoc_len, err) != 0)
         goto out;
+    /* the checkpoints now live in the ztoc: drop the blob before the
+     * caller writes the ztoc out */
+    gzip_index_free(li->gzip);
+    li->gzip = NULL;
     sha256_buf(res->ztoc, res->ztoc_len, res->ztoc_digest);
     res->blob_size = li->bytes_in;
     res->uncompressed_size = archive_end;
