@@ -192,6 +192,23 @@ static int add_child(struct builder *b, uint32_t dir, const char *name, uint32_t
     return 0;
 }
 
+/* a copy of a name in the tree's arena: nodes and the build index keep
+ * pointers to names, so they must outlive the entry being added (the arena
+ * holds every entry's cleaned name and NUL: an entry keeps at most its
+ * components, clen + 1 bytes) */
+static const char *keep_name(struct builder *b, const char *s, size_t len)
+{
+    char *p;
+
+    if (b->names_used + len + 1 > b->names_cap)
+        return NULL;
+    p = b->names + b->names_used;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    b->names_used += len + 1;
+    return p;
+}
+
 /* the directory node for a cleaned path, creating implicit ones */
 static int ensure_dir(struct builder *b, const char *path, size_t len, uint32_t *out)
 {
@@ -207,12 +224,14 @@ static int ensure_dir(struct builder *b, const char *path, size_t len, uint32_t 
         if (s && S_ISDIR(b->t->nodes[s->node].mode)) {
             cur = s->node;
         } else {
-            uint32_t n = new_node(b);
+            /* path is the caller's temporary: the child's name must be kept */
+            const char *kept = keep_name(b, path + start, i - start);
+            uint32_t n = kept ? new_node(b) : 0;
             if (n == 0)
                 return -1;
             set_dir_defaults(&b->t->nodes[n]);
             b->t->nodes[n].parent = cur;
-            if (add_child(b, cur, path + start, (uint32_t)(i - start), n) != 0)
+            if (add_child(b, cur, kept, (uint32_t)(i - start), n) != 0)
                 return -1;
             cur = n;
         }
@@ -276,19 +295,6 @@ static void set_attrs(struct fs_node *n, const struct ztoc_entry *e)
 static int is_hardlink(const struct ztoc_entry *e)
 {
     return e->type.len == 8 && memcmp(e->type.ptr, "hardlink", 8) == 0;
-}
-
-static const char *keep_name(struct builder *b, const char *s, size_t len)
-{
-    char *p;
-
-    if (b->names_used + len + 1 > b->names_cap)
-        return NULL;
-    p = b->names + b->names_used;
-    memcpy(p, s, len);
-    p[len] = '\0';
-    b->names_used += len + 1;
-    return p;
 }
 
 static int add_entry(struct builder *b, const struct ztoc_entry *e, struct error *err)
@@ -546,8 +552,12 @@ int fs_node_xattrs(const struct fs_node *n, fs_xattr_fn fn, void *ctx)
         return 0;
     for (j = 0; j < n->entry->npax; j++) {
         const struct ztoc_pax *p = &n->entry->pax[j];
-        if (p->key.len > pl && memcmp(p->key.ptr, SCHILY, pl) == 0 &&
-            fn(ctx, p->key.ptr + pl, p->key.len - pl, p->value.ptr, p->value.len) != 0)
+        if (p->key.len <= pl || memcmp(p->key.ptr, SCHILY, pl) != 0)
+            continue;
+        /* a directory both opaque and carrying the xattr itself lists it once */
+        if (n->opaque && p->key.len - pl == 22 && memcmp(p->key.ptr + pl, "trusted.overlay.opaque", 22) == 0)
+            continue;
+        if (fn(ctx, p->key.ptr + pl, p->key.len - pl, p->value.ptr, p->value.len) != 0)
             return -1;
     }
     return 0;

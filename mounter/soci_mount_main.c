@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -323,6 +324,10 @@ int main(int argc, char **argv)
     int ready[2] = {-1, -1}, rc;
     size_t i;
 
+    /* span buffers are megabytes: keep them out of the per-thread heaps so
+     * that freeing one gives the memory back and RSS follows the cache */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    mallopt(M_ARENA_MAX, 4);
     rc = parse(argc, argv, &o);
     if (rc != 0)
         return rc == 1 ? 0 : rc;

@@ -190,28 +190,35 @@ static void note_error(struct span_cache *sc, const char *msg)
  * the FETCHING state of s); keep: also keep it in memory */
 static int publish(struct span_cache *sc, int32_t s, const uint8_t *comp, size_t clen, struct error *err)
 {
-    struct span_inflater *si = span_inflater_new();
+    struct span_inflater *si;
     size_t ulen = (size_t)(uend(sc, s) - ustart(sc, s));
-    uint8_t *data = malloc(ulen + 1);
+    uint8_t *data;
     int rc;
 
+    /* reserve the room first, so that concurrent fetches cannot take the
+     * cache past its budget while they decompress */
+    pthread_mutex_lock(&sc->mu);
+    evict_for(sc, ulen);
+    sc->mem_used += ulen;
+    pthread_mutex_unlock(&sc->mu);
+    si = span_inflater_new();
+    data = malloc(ulen + 1);
     if (si == NULL || data == NULL) {
-        span_inflater_free(si);
-        free(data);
-        return error_set(err, "out of memory");
+        rc = error_set(err, "out of memory");
+    } else {
+        rc = span_inflate(si, sc->zi, s, s, comp, clen, data, ulen, err);
     }
-    rc = span_inflate(si, sc->zi, s, s, comp, clen, data, ulen, err);
     span_inflater_free(si);
+    pthread_mutex_lock(&sc->mu);
     if (rc != 0) {
+        sc->mem_used -= ulen;
+        pthread_mutex_unlock(&sc->mu);
         free(data);
         return -1;
     }
-    pthread_mutex_lock(&sc->mu);
-    evict_for(sc, ulen);
     sc->spans[s].data = data;
     sc->spans[s].len = ulen;
     sc->spans[s].state = SPAN_READY;
-    sc->mem_used += ulen;
     lru_push_front(sc, s);
     pthread_cond_broadcast(&sc->cond);
     pthread_mutex_unlock(&sc->mu);
