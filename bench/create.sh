@@ -37,23 +37,62 @@ done
 
 # ---- the image -------------------------------------------------------------
 
-# one layer per line: paths under / (missing ones are left out)
-LAYERS=(
-    "usr/bin usr/sbin usr/libexec"
-    "usr/lib/x86_64-linux-gnu"
-    "usr/lib/llvm-14 usr/lib/gcc"
-    "usr/lib/jvm usr/lib/python3 usr/lib/python3.11"
-    "usr/share usr/include"
-)
+# NLAYERS layers of about LAYER_MB MB of tar each, cut from a sorted walk of
+# these trees (directories, regular files and symlinks; each file in one layer)
+NLAYERS=${NLAYERS:-6}
+LAYER_MB=${LAYER_MB:-350}
+TREES="usr/bin usr/include usr/lib usr/libexec usr/sbin usr/share"
+# not from Debian packages on this VM image: left out so other machines build a similar image
+SKIP="usr/lib/google-cloud-sdk usr/lib/node_modules"
 
-# make_layer N "PATHS": blobs/sha256/<digest> + $WORK/build/N.{diffid,digest,size,usize}
+# split_trees: $WORK/build/N.list (NUL-separated paths relative to /) and N.what
+split_trees() {
+    /usr/bin/python3 - "$WORK/build" "$NLAYERS" "$((LAYER_MB * 1000 * 1000))" "$SKIP" $TREES <<'EOF'
+import os, stat, sys
+out, n, cap, skip, trees = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), set(sys.argv[4].split()), sys.argv[5:]
+layer, size, cur, first = 0, 0, [], None
+def flush():
+    global layer, size, cur, first
+    open(os.path.join(out, "%d.list" % layer), "wb").write(b"".join(os.fsencode(p) + b"\0" for p in cur))
+    open(os.path.join(out, "%d.what" % layer), "w").write("%s .. %s" % (first, last))
+    layer, size, cur, first = layer + 1, 0, [], None
+def visit(rel):
+    global size, first, last
+    st = os.lstat("/" + rel)
+    if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+        return
+    cur.append(rel)
+    first = first or rel
+    last = rel
+    if stat.S_ISREG(st.st_mode):
+        size += 512 + (st.st_size + 511) // 512 * 512
+    if size >= cap:
+        flush()
+def walk(rel):
+    if rel in skip:
+        return
+    visit(rel)
+    if layer == n or not os.path.isdir("/" + rel) or os.path.islink("/" + rel):
+        return
+    for e in sorted(os.listdir("/" + rel)):
+        if layer == n:
+            return
+        walk(rel + "/" + e)
+for t in trees:
+    if layer < n and os.path.lexists("/" + t):
+        walk(t)
+if layer < n and cur:
+    flush()
+EOF
+}
+
+# make_layer N: blobs/sha256/<digest> + $WORK/build/N.{diffid,digest,size,usize}
 make_layer() {
-    local n=$1 paths=() p tmp=$WORK/build/$1.tar
-    for p in $2; do [ -e "/$p" ] && paths+=("$p"); done
-    [ ${#paths[@]} -gt 0 ] || { echo "create.sh: none of $2 exist" >&2; return 1; }
-    tar -C / -cf "$tmp" --sort=name --mtime=@1700000000 --owner=0 --group=0 --numeric-owner \
+    local n=$1 tmp=$WORK/build/$1.tar
+    tar -C / -cf "$tmp" --null --no-recursion -T "$WORK/build/$n.list" --mtime=@1700000000 \
+        --owner=0 --group=0 --numeric-owner \
         --format=pax --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
-        --warning=no-file-ignored "${paths[@]}"
+        --warning=no-file-ignored
     sha256sum "$tmp" | cut -d' ' -f1 >"$WORK/build/$n.diffid"
     stat -c %s "$tmp" >"$WORK/build/$n.usize"
     gzip -6 -n -c "$tmp" >"$tmp.gz"
@@ -61,7 +100,7 @@ make_layer() {
     sha256sum "$tmp.gz" | cut -d' ' -f1 >"$WORK/build/$n.digest"
     stat -c %s "$tmp.gz" >"$WORK/build/$n.size"
     mv "$tmp.gz" "$IMG/blobs/sha256/$(cat "$WORK/build/$n.digest")"
-    echo "  layer $n: ${paths[*]}: $(cat "$WORK/build/$n.usize") -> $(cat "$WORK/build/$n.size") bytes" >&2
+    echo "  layer $n: $(cat "$WORK/build/$n.what"): $(cat "$WORK/build/$n.usize") -> $(cat "$WORK/build/$n.size") bytes" >&2
 }
 
 build_image() {
@@ -69,14 +108,16 @@ build_image() {
     rm -rf "$IMG" "$WORK/build" "$WORK/image.ok"
     mkdir -p "$IMG/blobs/sha256" "$WORK/build"
     echo "create.sh: building the test image in $IMG (once)" >&2
-    for i in "${!LAYERS[@]}"; do
+    split_trees
+    n=$(ls "$WORK/build"/*.list | wc -l)
+    for i in $(seq 0 $((n - 1))); do
         # two at a time (a 2-core machine)
         if [ "$i" -ge 2 ]; then wait -n || true; fi
-        make_layer "$i" "${LAYERS[$i]}" &
+        make_layer "$i" &
     done
     wait
-    for i in "${!LAYERS[@]}"; do [ -s "$WORK/build/$i.digest" ] || { echo "create.sh: layer $i failed" >&2; exit 1; }; done
-    /usr/bin/python3 - "$IMG" "$WORK/build" "${#LAYERS[@]}" "$TAG" <<'EOF'
+    for i in $(seq 0 $((n - 1))); do [ -s "$WORK/build/$i.digest" ] || { echo "create.sh: layer $i failed" >&2; exit 1; }; done
+    /usr/bin/python3 - "$IMG" "$WORK/build" "$n" "$TAG" <<'EOF'
 import hashlib, json, os, sys
 img, build, n, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 rd = lambda i, k: open(os.path.join(build, "%d.%s" % (i, k))).read().strip()
@@ -139,12 +180,37 @@ fresh_copy() {
     cp "$IMG/index.json" "$1/index.json"
 }
 
-# timed VARIANT REP CMD...: run CMD under /usr/bin/time, append to $TIMES
+# busy and idle jiffies of the whole machine
+jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat; }
+HZ=$(getconf CLK_TCK)
+IDLE_PCT=${IDLE_PCT:-90}
+IDLE_WAIT=${IDLE_WAIT:-20}
+
+# wait_idle: until a 1 s sample of the machine is >= IDLE_PCT% idle (at most
+# IDLE_WAIT s); fails if it never was -- other work on a shared machine
+wait_idle() {
+    local t0=$SECONDS a b busy idle
+    while :; do
+        a=($(jiffies)); sleep 1; b=($(jiffies))
+        busy=$((b[0] - a[0])); idle=$((b[1] - a[1]))
+        [ $((100 * idle / (busy + idle + 1))) -ge "$IDLE_PCT" ] && return 0
+        [ $((SECONDS - t0)) -lt "$IDLE_WAIT" ] || return 1
+    done
+}
+
+# timed VARIANT REP CMD...: run CMD under /usr/bin/time, append to $TIMES:
+#   variant rep wall user sys maxrss_kb background_cpu_s quiet_before
+# background_cpu_s = the machine's busy CPU time during the run minus CMD's own
 timed() {
-    local v=$1 r=$2 tf=$RUNS/time.out
+    local v=$1 r=$2 tf=$RUNS/time.out quiet=1 a b
     shift 2
+    wait_idle || quiet=0
+    a=($(jiffies))
     /usr/bin/time -f '%e %U %S %M' -o "$tf" "$@"
-    echo "$v $r $(cat "$tf")" >>"$TIMES"
+    b=($(jiffies))
+    read -r wall user sys rss <"$tf"
+    echo "$v $r $wall $user $sys $rss $(awk -v j=$((b[0] - a[0])) -v hz="$HZ" -v u="$user" -v s="$sys" \
+        'BEGIN{x = j / hz - u - s; printf "%.2f", x < 0 ? 0 : x}') $quiet" >>"$TIMES"
 }
 
 pipeline() { # DIR JOBS
@@ -202,23 +268,29 @@ USIZES=$(for i in "${!BLOBS[@]}"; do cat "$WORK/build/$i.usize" 2>/dev/null || e
 import statistics as st, sys, collections, subprocess, platform, os
 times, out, reps, total, check, usizes, ztocs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], [int(x) for x in sys.argv[6].split()], sys.argv[7]
 layers = """$LAYER_TABLE""".split("\n")
-paths = """$(printf '%s\n' "${LAYERS[@]}")""".split("\n")
+paths = """$(for i in "${!BLOBS[@]}"; do cat "$WORK/build/$i.what" 2>/dev/null; echo; done)""".split("\n")
 rows = collections.defaultdict(dict)   # variant -> rep -> (wall, cpu, rss)
 for line in open(times):
-    v, r, wall, u, s, rss = line.split()
-    rows[v][int(r)] = (float(wall), float(u) + float(s), int(rss))
+    v, r, wall, u, s, rss, bg, quiet = line.split()
+    rows[v][int(r)] = (float(wall), float(u) + float(s), int(rss), float(bg), int(quiet))
 # the sum over single-layer ztoc-gen runs, per repetition
 nl = len(layers)
 for r in range(1, reps + 1):
     parts = [rows["ztoc-gen.%d" % i][r] for i in range(nl)]
-    rows["ztoc-gen"][r] = (sum(p[0] for p in parts), sum(p[1] for p in parts), max(p[2] for p in parts))
+    rows["ztoc-gen"][r] = (sum(p[0] for p in parts), sum(p[1] for p in parts), max(p[2] for p in parts),
+                           sum(p[3] for p in parts), min(p[4] for p in parts))
 med = {v: st.median(x[0] for x in rows[v].values()) for v in rows}
 cpu = {v: st.median(x[1] for x in rows[v].values()) for v in rows}
 rss = {v: max(x[2] for x in rows[v].values()) for v in rows}
+# other processes' CPU during a variant's runs, in cores (busy time / wall)
+bgc = {v: sum(x[3] for x in rows[v].values()) / sum(x[0] for x in rows[v].values()) for v in rows}
+nquiet = sum(x[4] for v in rows if "." not in v for x in rows[v].values())
+nruns = sum(1 for v in rows if "." not in v for x in rows[v].values())
+mnw = {v: min(x[0] for x in rows[v].values()) for v in rows}
 mb = total / 1e6
 def line(v, label):
     w = [rows[v][r][0] for r in sorted(rows[v])]
-    return "| %s | %.2f | %s | %.2f | %.0f | %.1f |" % (label, med[v], " / ".join("%.2f" % x for x in w), cpu[v], mb / med[v], rss[v] / 1024)
+    return "| %s | %.2f | %.2f | %s | %.2f | %.0f | %.1f | %.2f |" % (label, med[v], mnw[v], " / ".join("%.2f" % x for x in w), cpu[v], mb / med[v], rss[v] / 1024, bgc[v])
 cpuinfo = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")]
 o = []
 o.append("# soci create: multi-layer benchmark\n")
@@ -236,9 +308,15 @@ o.append("")
 o.append("## Results\n")
 o.append("%d repetitions, interleaved; all blobs in the page cache (read with \`cat\` before each repetition). "
          "Wall = median wall seconds; CPU = median user+sys seconds; MB/s = compressed input over median wall; "
-         "peak RSS from \`/usr/bin/time\` (%%M), the largest of the repetitions (for ztoc-gen: of any one layer; for the pipeline: of its largest process).\n" % reps)
-o.append("| variant | wall s | runs | CPU s | MB/s | peak RSS MiB |")
-o.append("|---|---:|---|---:|---:|---:|")
+         "peak RSS from \`/usr/bin/time\` (%%M), the largest of the repetitions (for ztoc-gen: of any one layer; for the pipeline: of its largest process). "
+         "Other load = CPU time used by other processes on the machine during the runs, over their wall time (0 on a quiet machine, 2 = both cores taken). "
+         "Before each run the script waits up to %s s for a 1 s sample at >= %s%% idle: %d of %d runs started on a quiet machine.\n" % (reps, "$IDLE_WAIT", "$IDLE_PCT", nquiet, nruns))
+busy = max(bgc[v] for v in rows if "." not in v)
+if busy > 0.1:
+    o.append("**Warning: other processes used up to %.2f cores during these runs (a shared machine); wall-time ratios, "
+             "and -j2 against -j1 above all, are not trustworthy. Rerun on a quiet machine.**\n" % busy)
+o.append("| variant | wall s (median) | wall s (min) | runs | CPU s | MB/s | peak RSS MiB | other load (cores) |")
+o.append("|---|---:|---:|---|---:|---:|---:|---:|")
 o.append(line("ztoc-gen", "sum of \`ztoc-gen -o /dev/null LAYER\`, one per layer"))
 o.append(line("create-j1", "\`soci create -j1 --force\`"))
 o.append(line("create-j2", "\`soci create -j2 --force\`"))
@@ -248,20 +326,23 @@ o.append(line("gzip-dc", "\`gzip -dc\` all layers"))
 o.append(line("pigz-dc", "\`pigz -dc\` all layers (reference)"))
 o.append("")
 o.append("Per layer (median wall s of \`ztoc-gen\`): " + ", ".join("%d: %.2f" % (i, med["ztoc-gen.%d" % i]) for i in range(nl)) + "\n")
-r1 = med["create-j1"] / med["ztoc-gen"]
-r2 = med["create-j2"] / med["create-j1"]
+def ratio(a, b):
+    return med[a] / med[b], mnw[a] / mnw[b]
+r1, r1m = ratio("create-j1", "ztoc-gen")
+r2, r2m = ratio("create-j2", "create-j1")
 ok1, ok2 = r1 < 1.05, r2 < 1.0
 o.append("## Ratios and targets\n")
-o.append("| ratio | value | target | |")
-o.append("|---|---:|---|---|")
-o.append("| create -j1 / sum(ztoc-gen) | %.3f | < 1.05 | %s |" % (r1, "met" if ok1 else "**missed**"))
-o.append("| create -j2 / create -j1 | %.3f (%.2fx faster) | < 1 | %s |" % (r2, 1 / r2, "met" if ok2 else "**missed**"))
-o.append("| create -j1 / gzip -dc | %.3f | | |" % (med["create-j1"] / med["gzip-dc"]))
-o.append("| create -j2 / gzip -dc | %.3f | | |" % (med["create-j2"] / med["gzip-dc"]))
-o.append("| create -j2 / pigz -dc | %.3f | | |" % (med["create-j2"] / med["pigz-dc"]))
-o.append("| pipeline -j1 / create -j1 | %.3f | | |" % (med["pipe-j1"] / med["create-j1"]))
-o.append("| pipeline -j2 / create -j2 | %.3f | | |" % (med["pipe-j2"] / med["create-j2"]))
-o.append("| create -j1 CPU / sum(ztoc-gen) CPU | %.3f | | |" % (cpu["create-j1"] / cpu["ztoc-gen"]))
+o.append("| ratio | of medians | of minimums | target | |")
+o.append("|---|---:|---:|---|---|")
+o.append("| create -j1 / sum(ztoc-gen) | %.3f | %.3f | < 1.05 | %s |" % (r1, r1m, "met" if ok1 else "**missed**"))
+o.append("| create -j2 / create -j1 | %.3f (%.2fx faster) | %.3f | < 1 | %s |" % (r2, 1 / r2, r2m, "met" if ok2 else "**missed**"))
+for a, b, name in (("create-j1", "gzip-dc", "create -j1 / gzip -dc"), ("create-j2", "gzip-dc", "create -j2 / gzip -dc"),
+                   ("create-j2", "pigz-dc", "create -j2 / pigz -dc"), ("pipe-j1", "create-j1", "pipeline -j1 / create -j1"),
+                   ("pipe-j2", "create-j2", "pipeline -j2 / create -j2"), ("pipe-j2", "pipe-j1", "pipeline -j2 / pipeline -j1")):
+    o.append("| %s | %.3f | %.3f | | |" % ((name,) + ratio(a, b)))
+o.append("| CPU: create -j1 / sum(ztoc-gen) | %.3f | | | |" % (cpu["create-j1"] / cpu["ztoc-gen"]))
+o.append("| CPU: create -j2 / create -j1 | %.3f | | | |" % (cpu["create-j2"] / cpu["create-j1"]))
+o.append("| CPU: pipeline -j1 / create -j1 | %.3f | | | |" % (cpu["pipe-j1"] / cpu["create-j1"]))
 o.append("")
 o.append("Same ztocs every way (single-layer ztoc-gen, create -j1/-j2, pipeline -j1/-j2, and whole layouts compared with \`diff -r\`): **%s**. "
          "ztoc digests: %s.\n" % (check, ztocs))

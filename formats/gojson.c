@@ -313,7 +313,7 @@ int gojson_reindent(const char *src, size_t n, int indent, char **out, size_t *o
             putc_(&j, c);
         }
     }
-    if (in_str || depth != 0 || gojson_result(&j, &res, &rlen, err) != 0) {
+    if (in_str || depth != 0 || nest != 0 || gojson_result(&j, &res, &rlen, err) != 0) {
         gojson_free(&j);
         return error_set(err, "invalid JSON");
     }

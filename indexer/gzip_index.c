@@ -137,7 +137,7 @@ int gzip_index_feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct e
     z_stream *s = &gi->strm;
 
     while (n > 0) {
-        int ret;
+        int ret, flush;
         size_t in_before, out_before, produced;
 
         if (gi->state == BETWEEN_MEMBERS) {
@@ -175,9 +175,22 @@ int gzip_index_feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct e
         s->avail_in = (uInt)(n > (1u << 30) ? (1u << 30) : n);
         s->next_out = gi->out + gi->opos;
         s->avail_out = (uInt)(WIN + OUT_SIZE - gi->opos);
+        /* Block boundaries only matter in a member's header (the first
+         * checkpoint) and once more than span_size bytes came out since the
+         * last checkpoint.  Up to that point inflate runs without Z_BLOCK,
+         * its output capped to end exactly there: zlib then returns once per
+         * buffer instead of once per deflate block, which also spares the
+         * 32 KiB window copy it makes on every return. */
+        flush = Z_BLOCK;
+        if (!gi->in_header && gi->totout - gi->last < gi->span_size) {
+            int64_t before_eligible = gi->span_size - (gi->totout - gi->last);
+            if ((int64_t)s->avail_out > before_eligible)
+                s->avail_out = (uInt)before_eligible;
+            flush = Z_NO_FLUSH;
+        }
         in_before = s->avail_in;
         out_before = s->avail_out;
-        ret = inflate(s, Z_BLOCK);
+        ret = inflate(s, flush);
         gi->totin += (int64_t)(in_before - s->avail_in);
         in += in_before - s->avail_in;
         n -= in_before - s->avail_in;
@@ -220,6 +233,12 @@ int gzip_index_finish(struct gzip_index *gi, struct error *err)
         RETURN_ERROR_IF(gi->magic_have > 0, err,
                         "trailing garbage after the last gzip member at compressed byte %lld", at);
         zinfo_gzip_put_header(gi->blob, gi->ncheckpoints, gi->span_size);
+        /* only the blob is needed from here on: give back the inflate state
+         * and the output buffer before the caller builds the ztoc */
+        inflateEnd(&gi->strm);
+        gi->ready = 0;
+        free(gi->out);
+        gi->out = NULL;
         return 0;
     }
     if (gi->in_header)

@@ -240,6 +240,17 @@ static void stop_thread(struct span_hasher *sh)
     sh->threaded = 0;
 }
 
+static void release_buffers(struct span_hasher *sh)
+{
+    int i;
+
+    for (i = 0; i < NBUFFERS; i++) {
+        free(sh->all_bufs[i]);
+        sh->all_bufs[i] = NULL;
+    }
+    sh->nfree = 0;
+}
+
 int span_hasher_finish(struct span_hasher *sh, uint8_t blob_digest[32], uint8_t **digests,
                        size_t *nspans, struct error *err)
 {
@@ -250,6 +261,8 @@ int span_hasher_finish(struct span_hasher *sh, uint8_t blob_digest[32], uint8_t 
         handle(sh, &ev);
     }
     RETURN_ERROR_IF(sh->failed, err, "span hasher: out of memory");
+    /* all data is hashed: the buffer pool goes back before the ztoc is built */
+    release_buffers(sh);
     memcpy(blob_digest, sh->blob_digest, 32);
     *digests = sh->digests;
     *nspans = sh->ndigests;
@@ -260,8 +273,6 @@ int span_hasher_finish(struct span_hasher *sh, uint8_t blob_digest[32], uint8_t 
 
 void span_hasher_free(struct span_hasher *sh)
 {
-    int i;
-
     if (sh == NULL)
         return;
     if (sh->threaded) {
@@ -270,8 +281,7 @@ void span_hasher_free(struct span_hasher *sh)
     }
     pthread_mutex_destroy(&sh->mu);
     pthread_cond_destroy(&sh->cond);
-    for (i = 0; i < NBUFFERS; i++)
-        free(sh->all_bufs[i]);
+    release_buffers(sh);
     sha256_free(sh->blob);
     sha256_free(sh->span);
     free(sh->pending);

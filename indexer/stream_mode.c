@@ -31,6 +31,8 @@ struct output {
     int closed;
     int failed;              /* a job failed or writing failed: stop */
     int reported;            /* the failure was printed already */
+    int upstream_failed;     /* an earlier stage failed and said so: the
+                                inline jobs it cut short fail quietly */
     struct progress *progress;
 };
 
@@ -89,10 +91,14 @@ static void *writer(void *arg)
             int jrc = layer_job_wait(s->job);
             progress_finish_task(o->progress, s->progress_id);
             if (!o->failed) {
-                if (jrc != 0)
-                    report(o, s->job->err.msg);
-                else
+                int quiet;
+                pthread_mutex_lock(&o->mu);
+                quiet = o->upstream_failed;
+                pthread_mutex_unlock(&o->mu);
+                if (jrc == 0)
                     rc = stream_write(STDOUT_FILENO, &s->job->result, &err);
+                else if (!quiet)
+                    report(o, s->job->err.msg);
             }
             layer_job_free(s->job);
         } else if (!o->failed) {
@@ -245,6 +251,9 @@ int ztoc_gen_stream(const uint8_t *initial, size_t initial_len, const struct str
         case REC_ERROR:
             /* an earlier stage failed and said so: pass it on quietly */
             upstream_failed = 1;
+            pthread_mutex_lock(&o.mu);
+            o.upstream_failed = 1;
+            pthread_mutex_unlock(&o.mu);
             frc = pass_on(r, &o, &err);
             break;
         case REC_END:

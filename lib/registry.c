@@ -338,6 +338,8 @@ struct req {
     int resumable;              /* on a broken GET, continue with Range */
     int follow;                 /* follow redirects */
     int64_t range_off;          /* with resumable: the request's own Range start (-1: none) */
+    int64_t range_end;          /* with range_off: its last byte (a resumed request keeps it) */
+    int no_auth;                /* never add registry credentials (the token request) */
 };
 
 struct resp {
@@ -354,6 +356,8 @@ struct resp {
     size_t len, cap;
     int64_t delivered;          /* bytes handed to the sink over all attempts */
     int64_t skip;               /* bytes of this attempt's body already delivered */
+    int64_t expect_start;       /* the blob offset this attempt's body should start at */
+    int range_bad;              /* a 206 that does not start at expect_start */
     int sink_failed;
     struct error sink_err;
     int too_big;
@@ -397,8 +401,21 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *u)
         rs->content_length = -1;
         return n;
     }
-    if (colon == NULL)
+    if (colon == NULL) {
+        if (rs->rq->sink && (n == 2 || n == 1) && (line[0] == '\r' || line[0] == '\n')) {
+            /* the end of the headers: a 200 answer starts at byte 0, so
+             * drop what was delivered already (a resumed download) and
+             * what lies before a range; a 206 must start where we asked */
+            if (rs->status == 200) {
+                rs->skip = rs->expect_start;
+            } else if (rs->status == 206 && rs->content_range[0]) {
+                long long a = -1;
+                if (sscanf(rs->content_range, "bytes %lld-", &a) != 1 || a != (long long)rs->expect_start)
+                    rs->range_bad = 1;
+            }
+        }
         return n;
+    }
     kl = (size_t)(colon - line);
     colon++;
 #define IS(name) (kl == sizeof(name) - 1 && strncasecmp(line, name, kl) == 0)
@@ -435,6 +452,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *u)
     if (rq->sink && rs->status >= 200 && rs->status < 300) {
         const uint8_t *p = (const uint8_t *)data;
         size_t k = n;
+        if (rs->range_bad)
+            return 0;
         if (rs->skip > 0) {
             size_t s = (int64_t)k < rs->skip ? k : (size_t)rs->skip;
             rs->skip -= (int64_t)s;
@@ -643,7 +662,21 @@ static void backoff(int attempt, long retry_after)
 }
 
 static int fetch_token(struct reg_client *c, const char *realm, const char *service, const char *scope,
-                       struct error *err);
+                       const char *key, struct error *err);
+
+/* a request URL for messages: the path only, without scheme and host when
+ * it is the registry's, and without the query (upload URLs carry long
+ * opaque state there) */
+static const char *msg_url(const struct reg_client *c, const char *url, char *out, size_t n)
+{
+    size_t sl = strlen(c->scheme), hl = strlen(c->host);
+
+    if (strncmp(url, c->scheme, sl) == 0 && strncmp(url + sl, "://", 3) == 0 &&
+        strncmp(url + sl + 3, c->host, hl) == 0 && url[sl + 3 + hl] == '/')
+        url += sl + 3 + hl;
+    snprintf(out, n, "%.*s", (int)strcspn(url, "?"), url);
+    return out;
+}
 
 /* the registry's error JSON, shortened, for messages */
 static void describe_error(const struct resp *rs, char *out, size_t n)
@@ -681,7 +714,7 @@ static int absolute_url(const struct reg_client *c, const char *loc, char *out, 
 static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct error *err)
 {
     int attempt = 0, hops = 0, auth_tries = 0;
-    char url[4096], host_of_url[300];
+    char url[4096], host_of_url[300], where[300];
 
     memset(rs, 0, sizeof(*rs));
     rs->rq = rq;
@@ -692,7 +725,8 @@ static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct
         struct curl_slist *hdrs = NULL;
         char auth[9000], scope[600], range[80];
         CURLcode cc;
-        int i, same_host;
+        int i, same_host, sent_basic = 0;
+        int resuming = rq->resumable && rs->delivered > 0;
 
         RETURN_ERROR_IF(h == NULL, err, "out of memory (curl)");
         rs->status = 0;
@@ -700,13 +734,20 @@ static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct
         rs->too_big = 0;
         rs->upload_pos = 0;
         rs->skip = 0;
-        same_host = strcmp(url_host(url, host_of_url, sizeof(host_of_url)), c->host) == 0;
+        rs->range_bad = 0;
+        rs->expect_start = (rq->range_off > 0 ? rq->range_off : 0) + rs->delivered;
+        same_host = !rq->no_auth && strcmp(url_host(url, host_of_url, sizeof(host_of_url)), c->host) == 0;
         for (i = 0; i < rq->nheaders; i++)
-            hdrs = curl_slist_append(hdrs, rq->headers[i]);
-        if (rq->resumable && rs->delivered > 0) {
-            /* continue a broken download where it stopped */
-            snprintf(range, sizeof(range), "Range: bytes=%lld-",
-                     (long long)((rq->range_off > 0 ? rq->range_off : 0) + rs->delivered));
+            if (!resuming || strncasecmp(rq->headers[i], "Range:", 6) != 0)
+                hdrs = curl_slist_append(hdrs, rq->headers[i]);
+        if (resuming) {
+            /* continue a broken download where it stopped (in place of
+             * the request's own Range) */
+            if (rq->range_off >= 0 && rq->range_end >= rs->expect_start)
+                snprintf(range, sizeof(range), "Range: bytes=%lld-%lld", (long long)rs->expect_start,
+                         (long long)rq->range_end);
+            else
+                snprintf(range, sizeof(range), "Range: bytes=%lld-", (long long)rs->expect_start);
             hdrs = curl_slist_append(hdrs, range);
         }
         auth[0] = '\0';
@@ -718,8 +759,10 @@ static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct
             if (tok)
                 snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok);
             pthread_mutex_unlock(&c->mu);
-            if (!auth[0] && c->scheme_kind == 2 && c->have_creds)
+            if (!auth[0] && c->scheme_kind == 2 && c->have_creds) {
                 basic_header(c, auth, sizeof(auth));
+                sent_basic = 1;
+            }
             if (auth[0])
                 hdrs = curl_slist_append(hdrs, auth);
             memset(auth, 0, sizeof(auth));
@@ -778,8 +821,11 @@ static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct
             *err = rs->upload_err;
             return -1;
         }
+        RETURN_ERROR_IF(rs->range_bad, err, "registry %s: %s %s: asked for bytes from %lld, answered with %s",
+                        c->host, rq->method, msg_url(c, rq->url, where, sizeof(where)),
+                        (long long)rs->expect_start, rs->content_range);
         RETURN_ERROR_IF(rs->too_big, err, "registry %s: %s %s: the answer is larger than allowed", c->host,
-                        rq->method, rq->url);
+                        rq->method, msg_url(c, rq->url, where, sizeof(where)));
         if (cc != CURLE_OK) {
             /* connection trouble: retry; a download resumes where it stopped */
             if (attempt < c->opts.max_retries && (rq->resumable || rs->delivered == 0)) {
@@ -789,15 +835,15 @@ static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct
                 pthread_mutex_unlock(&c->mu);
                 continue;
             }
-            return error_set(err, "registry %s: %s %s: %s (after %d attempts)", c->host, rq->method, rq->url,
-                             curl_easy_strerror(cc), attempt + 1);
+            return error_set(err, "registry %s: %s %s: %s (after %d attempts)", c->host, rq->method,
+                             msg_url(c, rq->url, where, sizeof(where)), curl_easy_strerror(cc), attempt + 1);
         }
         if (rs->status == 401 && same_host && auth_tries < 2) {
             char scheme[32], realm[1024], service[256], cscope[512];
             auth_tries++;
             RETURN_ERROR_IF(rs->www_auth[0] == '\0', err,
                             "registry %s: %s %s: 401 without a WWW-Authenticate challenge", c->host, rq->method,
-                            rq->url);
+                            msg_url(c, rq->url, where, sizeof(where)));
             if (parse_challenge(rs->www_auth, scheme, sizeof(scheme), realm, sizeof(realm), service,
                                 sizeof(service), cscope, sizeof(cscope)) != 0)
                 return error_set(err, "registry %s: malformed WWW-Authenticate header", c->host);
@@ -805,8 +851,9 @@ static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct
                 RETURN_ERROR_IF(!c->have_creds, err,
                                 "registry %s: authentication required (give --user, or log in with docker login)",
                                 c->host);
-                RETURN_ERROR_IF(c->scheme_kind == 2, err, "registry %s: authentication failed for user %s",
-                                c->host, c->user);
+                /* refused although this request carried the credentials */
+                RETURN_ERROR_IF(sent_basic, err, "registry %s: authentication failed for user %s", c->host,
+                                c->user);
                 c->scheme_kind = 2;
                 continue;
             }
@@ -814,15 +861,18 @@ static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct
                 RETURN_ERROR_IF(realm[0] == '\0' || (strncmp(realm, "http://", 7) != 0 &&
                                                      strncmp(realm, "https://", 8) != 0),
                                 err, "registry %s: malformed WWW-Authenticate header (no usable realm)", c->host);
+                /* ask for what the challenge names, but file the token
+                 * under this request's scope, which is what the lookup
+                 * above uses (a challenge may order or widen it) */
                 scope_for(rq, scope, sizeof(scope));
-                if (fetch_token(c, realm, service, cscope[0] ? cscope : scope, err) != 0)
+                if (fetch_token(c, realm, service, cscope[0] ? cscope : scope, scope, err) != 0)
                     return -1;
                 c->scheme_kind = 3;
                 continue;
             }
             return error_set(err, "registry %s: unsupported authentication scheme \"%.20s\"", c->host, scheme);
         }
-        if (rs->status == 401) {
+        if (rs->status == 401 && !rq->no_auth) { /* the token request: fetch_token reads its status */
             if (c->have_creds)
                 return error_set(err, "registry %s: authentication failed for user %s", c->host, c->user);
             return error_set(err, "registry %s: authentication required (give --user, or log in with docker login)",
@@ -841,7 +891,7 @@ static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct
                            rs->status == 308) &&
             rs->location[0]) {
             RETURN_ERROR_IF(++hops > MAX_REDIRECTS, err, "registry %s: %s %s: redirect loop (more than %d redirects)",
-                            c->host, rq->method, rq->url, MAX_REDIRECTS);
+                            c->host, rq->method, msg_url(c, rq->url, where, sizeof(where)), MAX_REDIRECTS);
             RETURN_ERROR_IF(rs->location[0] != '/' && strncmp(rs->location, "http://", 7) != 0 &&
                                 strncmp(rs->location, "https://", 8) != 0,
                             err, "registry %s: redirect to an unsupported location", c->host);
@@ -853,49 +903,58 @@ static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct
     }
 }
 
+/* scope: what to ask for (the challenge's: one or more space-separated
+ * scopes, each sent as its own scope= parameter); key: the cache key */
 static int fetch_token(struct reg_client *c, const char *realm, const char *service, const char *scope,
-                       struct error *err)
+                       const char *key, struct error *err)
 {
     struct req rq;
     struct resp rs;
-    char *esc_service, *esc_scope, basic[3000];
+    char *esc, basic[3000];
     CURL *h = curl_easy_init();
     json_t *root;
-    const char *tok;
+    const char *tok, *p;
     int rc = -1;
+    size_t used;
 
     RETURN_ERROR_IF(h == NULL, err, "out of memory (curl)");
     memset(&rq, 0, sizeof(rq));
-    esc_service = curl_easy_escape(h, service, 0);
-    esc_scope = curl_easy_escape(h, scope, 0);
-    snprintf(rq.url, sizeof(rq.url), "%s%sservice=%s%s%s", realm, strchr(realm, '?') ? "&" : "?",
-             esc_service ? esc_service : "", scope[0] ? "&scope=" : "", scope[0] ? (esc_scope ? esc_scope : "") : "");
-    curl_free(esc_service);
-    curl_free(esc_scope);
+    esc = curl_easy_escape(h, service, 0);
+    used = (size_t)snprintf(rq.url, sizeof(rq.url), "%s%sservice=%s", realm, strchr(realm, '?') ? "&" : "?",
+                            esc ? esc : "");
+    curl_free(esc);
+    for (p = scope; *p && used < sizeof(rq.url);) {
+        size_t n = strcspn(p, " ");
+        if (n > 0) {
+            esc = curl_easy_escape(h, p, (int)n);
+            used += (size_t)snprintf(rq.url + used, sizeof(rq.url) - used, "&scope=%s", esc ? esc : "");
+            curl_free(esc);
+        }
+        p += n;
+        p += strspn(p, " ");
+    }
     curl_easy_cleanup(h);
+    RETURN_ERROR_IF(used >= sizeof(rq.url), err, "registry %s: the token request is too long", c->host);
     rq.method = "GET";
     rq.max_body = 1 << 20;
     rq.follow = 1;
+    rq.no_auth = 1; /* Basic credentials below, never a registry token */
     if (c->have_creds) {
         basic_header(c, basic, sizeof(basic));
         rq.headers[rq.nheaders++] = basic;
     }
-    {
-        /* the token server is another host: perform() adds no registry auth */
-        int kind = c->scheme_kind;
-        c->scheme_kind = 0;
-        if (perform(c, &rq, &rs, err) != 0) {
-            c->scheme_kind = kind;
-            memset(basic, 0, sizeof(basic));
-            free(rs.body);
-            return error_prefix(err, "token server");
-        }
-        c->scheme_kind = kind;
+    if (perform(c, &rq, &rs, err) != 0) {
+        memset(basic, 0, sizeof(basic));
+        free(rs.body);
+        return error_prefix(err, "token server");
     }
     memset(basic, 0, sizeof(basic));
     if (rs.status == 401 || rs.status == 403) {
-        error_set(err, "registry %s: authentication failed%s%s", c->host, c->have_creds ? " for user " : "",
-                  c->have_creds ? c->user : " (no credentials given)");
+        if (c->have_creds)
+            error_set(err, "registry %s: authentication failed for user %s", c->host, c->user);
+        else
+            error_set(err, "registry %s: authentication required (give --user, or log in with docker login)",
+                      c->host);
         free(rs.body);
         return -1;
     }
@@ -911,7 +970,7 @@ static int fetch_token(struct reg_client *c, const char *realm, const char *serv
     if (tok == NULL || strlen(tok) > 8000 || strchr(tok, '\n') || strchr(tok, '\r'))
         error_set(err, "registry %s: the token server's answer holds no usable token", c->host);
     else {
-        store_token(c, scope, tok);
+        store_token(c, key, tok);
         rc = 0;
     }
     json_decref(root);
@@ -935,11 +994,11 @@ static void base_url(struct reg_client *c, char *out, size_t n, const char *fmt,
 
 static int status_error(struct reg_client *c, const struct req *rq, const struct resp *rs, struct error *err)
 {
-    char detail[256];
+    char detail[256], where[300];
 
     describe_error(rs, detail, sizeof(detail));
-    return error_set(err, "registry %s: %s %s: %ld%s", c->host, rq->method,
-                     rq->url + strlen(c->scheme) + 3 + strlen(c->host), rs->status, detail);
+    return error_set(err, "registry %s: %s %s: %ld%s", c->host, rq->method, msg_url(c, rq->url, where, sizeof(where)),
+                     rs->status, detail);
 }
 
 int reg_ping(struct reg_client *c, struct error *err)
@@ -1200,6 +1259,7 @@ int reg_blob_get_range(struct reg_client *c, const char *repo, const char *diges
     rq.sink_ctx = &rsnk;
     rq.resumable = 1;
     rq.range_off = off;
+    rq.range_end = off + (int64_t)len - 1;
     snprintf(range, sizeof(range), "Range: bytes=%lld-%lld", (long long)off, (long long)(off + (int64_t)len - 1));
     rq.headers[rq.nheaders++] = range;
     rq.headers[rq.nheaders++] = "Accept-Encoding: identity";
@@ -1521,5 +1581,31 @@ int reg_referrers(struct reg_client *c, const char *repo, const char *digest, co
     *supported = 1;
     *body = rs.body ? rs.body : calloc(1, 1);
     *len = rs.len;
+    return 0;
+}
+
+/* ---- repositories ---- */
+
+int reg_repo_exists(struct reg_client *c, const char *repo, int *exists, struct error *err)
+{
+    struct req rq;
+    struct resp rs;
+
+    *exists = -1;
+    memset(&rq, 0, sizeof(rq));
+    rq.method = "GET";
+    rq.repo = repo;
+    rq.max_body = REG_MAX_MANIFEST;
+    rq.follow = 1;
+    base_url(c, rq.url, sizeof(rq.url), "/v2/%s/tags/list?n=1", repo);
+    if (perform(c, &rq, &rs, err) != 0) {
+        free(rs.body);
+        return -1;
+    }
+    if (rs.status == 200)
+        *exists = 1;
+    else if (rs.status == 404 && rs.body && memmem(rs.body, rs.len, "NAME_UNKNOWN", 12) != NULL)
+        *exists = 0;
+    free(rs.body);
     return 0;
 }

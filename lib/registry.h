@@ -112,6 +112,10 @@ int reg_blob_upload_bytes(struct reg_client *c, const char *repo, const char *di
 int reg_referrers(struct reg_client *c, const char *repo, const char *digest, const char *artifact_type,
                   uint8_t **body, size_t *len, int *supported, struct error *err);
 
+/* GET /v2/REPO/tags/list: *exists = 1 (it does), 0 (NAME_UNKNOWN), or -1
+ * (the registry would not tell); for messages about missing images */
+int reg_repo_exists(struct reg_client *c, const char *repo, int *exists, struct error *err);
+
 /* counters, for tests and logs */
 struct reg_stats {
     long requests;

@@ -74,6 +74,26 @@ static int add_remote_image(struct reg_client *c, const char *repo, const struct
     return 0;
 }
 
+/* the image is not there: say whether the repository or the tag/digest is
+ * missing (a registry answers MANIFEST_UNKNOWN for both; tags/list tells) */
+static int missing_image(struct reg_client *c, const struct reg_ref *ref, struct error *err)
+{
+    struct error ignored;
+    int exists = -1;
+
+    if (reg_repo_exists(c, ref->repo, &exists, &ignored) != 0)
+        exists = -1;
+    if (exists == 0)
+        return error_set(err, "%s/%s%s%s: no such image in the registry: repository %s does not exist", ref->host,
+                         ref->repo, ref->digest[0] ? "@" : ":", reg_ref_reference(ref), ref->repo);
+    if (exists == 1)
+        return error_set(err, "%s/%s%s%s: no such image in the registry: repository %s has no %s %s", ref->host,
+                         ref->repo, ref->digest[0] ? "@" : ":", reg_ref_reference(ref), ref->repo,
+                         ref->digest[0] ? "manifest" : "tag", reg_ref_reference(ref));
+    return error_set(err, "%s/%s%s%s: no such image in the registry", ref->host, ref->repo,
+                     ref->digest[0] ? "@" : ":", reg_ref_reference(ref));
+}
+
 int remote_resolve(struct reg_client *c, const struct reg_ref *ref, const struct platform_sel *sel_in,
                    struct resolved_set *out, struct remote_target *target, struct error *err)
 {
@@ -87,8 +107,8 @@ int remote_resolve(struct reg_client *c, const struct reg_ref *ref, const struct
     memset(target, 0, sizeof(*target));
     if (reg_manifest_get(c, ref->repo, reg_ref_reference(ref), &m, &found, err) != 0)
         return -1;
-    RETURN_ERROR_IF(!found, err, "%s/%s:%s: no such image in the registry", ref->host, ref->repo,
-                    reg_ref_reference(ref));
+    if (!found)
+        return missing_image(c, ref, err);
     target->bytes = m.body;
     target->len = m.len;
     str_copy(target->digest, sizeof(target->digest), m.digest);

@@ -230,13 +230,14 @@ static int build_image_index(struct oci_layout *src, struct oci_layout *dst, con
     } else {
         const struct resolved_image *im = &set->images[0];
         char plat[128] = "";
-        json_t *d;
+        json_t *d, *pj;
         if (im->has_platform)
             oci_platform_format(&im->platform, plat, sizeof(plat));
         d = json_pack("{s:s,s:s,s:I}", "mediaType", im->manifest_media_type, "digest", im->manifest_digest,
                       "size", (json_int_t)im->manifest_size);
-        if (platform_json(plat))
-            json_object_set_new(d, "platform", platform_json(plat));
+        pj = platform_json(plat);
+        if (pj)
+            json_object_set_new(d, "platform", pj);
         index = json_pack("{s:i,s:s,s:[o]}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests", d);
     }
     mans = json_object_get(index, "manifests");

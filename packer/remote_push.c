@@ -203,6 +203,19 @@ int push_soci_index(struct reg_client *c, struct oci_layout *l, const char *repo
         if (!present &&
             reg_manifest_put(c, repo, index_digest, MT_OCI_MANIFEST, buf, len, &has_subject_header, err) != 0)
             goto out;
+        /* no PUT, so no OCI-Subject answer to go by: ask the referrers API
+         * itself (as oras does), so that a registry with one never gets
+         * the fallback tag */
+        if (present && json_is_object(json_object_get(doc, "subject"))) {
+            uint8_t *refs = NULL;
+            size_t rlen;
+            int supported = 0;
+            if (oci_desc_parse(json_object_get(doc, "subject"), &subj, err) != 0 ||
+                reg_referrers(c, repo, subj.digest, SOCI_INDEX_V1, &refs, &rlen, &supported, err) != 0)
+                goto out;
+            free(refs);
+            has_subject_header = supported;
+        }
     }
     if (!has_subject_header && json_is_object(json_object_get(doc, "subject"))) {
         if (oci_desc_parse(json_object_get(doc, "subject"), &subj, err) != 0 ||

@@ -11,7 +11,9 @@
 #   DIR/port (the port), DIR/pid (the server's pid) and DIR/log, prints the
 #   port on stdout, and returns once `GET http://127.0.0.1:PORT/v2/` answers
 #   (200, or 401 with auth) -- at most about 10 seconds, else it stops the
-#   server and fails.  DIR is created if missing.
+#   server and fails.  DIR is created if missing.  With REGISTRY_ACCESS_LOG=1
+#   in the environment, DIR/log also gets the info-level log and one access
+#   log line per request (combined log format: method, path, status, bytes).
 # stop: kills the server named by DIR/pid and waits (bounded) until it is
 #   gone; a no-op when DIR/pid is missing.  Exit 0 on success.
 #
@@ -81,9 +83,15 @@ start() {
         {
             echo "version: 0.1"
             echo "log:"
-            echo "  level: error"
-            echo "  accesslog:"
-            echo "    disabled: true"
+            if [ "${REGISTRY_ACCESS_LOG:-0}" = 1 ]; then
+                echo "  level: info"
+                echo "  accesslog:"
+                echo "    disabled: false"
+            else
+                echo "  level: error"
+                echo "  accesslog:"
+                echo "    disabled: true"
+            fi
             echo "storage:"
             echo "  filesystem:"
             echo "    rootdirectory: $dir/storage"

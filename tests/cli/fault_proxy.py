@@ -35,6 +35,12 @@ Actions:
                drained, not forwarded
   slow         sleep `delay` seconds, then forward
   stall        sleep `delay` seconds, then close without answering
+  norange      forward without the Range header: the registry answers
+               200 with the whole blob, as a server without ranges would
+  reorder_scope  forward; in a WWW-Authenticate challenge, list each
+               scope's actions in reverse alphabetical order ("push,pull"),
+               which distribution itself does at random (it names them in
+               Go map order)
   truncate     forward; send the answer's headers with its real
                Content-Length but only `fraction` of its body, then close
                (answers without a body are passed through and not counted)
@@ -52,6 +58,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import proxylib  # noqa: E402
+
+SCOPE_RE = re.compile(r'(scope="[^"]*:)([^":]*)"')
 
 
 class Rules:
@@ -134,12 +142,17 @@ class FaultHandler(proxylib.ProxyHandler):
             return
         if action == "slow":
             time.sleep(float(rule.get("delay", 1)))
-        up = self.forward()
+        up = self.forward(drop=("range",) if action == "norange" else ())
         if action == "reset_after":
             up.read_all()
             log("#%d %s -> upstream %d, RESET instead" % (n, line, up.status))
             self.reset()
             return
+        if action == "reorder_scope":
+            ch = up.header("WWW-Authenticate")
+            if ch:
+                up.set_header("WWW-Authenticate", SCOPE_RE.sub(
+                    lambda m: m.group(1) + ",".join(sorted(m.group(2).split(","), reverse=True)) + '"', ch))
         if action == "truncate":
             length = up.header("Content-Length")
             if self.command != "HEAD" and length is not None and int(length) > 1:

@@ -6,8 +6,8 @@
 # unknown tag, the image manifest blob missing, the big layer's blob
 # missing, one byte of the big layer changed -- in the gzip header, where
 # only the digest check can catch it, and in the middle of the deflate
-# data --, a layer of an unsupported media type, an image with no layer
-# big enough to index):
+# data --, a layer of an unsupported media type, an image with nothing to
+# index (all layers zstd, which upstream skips)):
 #   - `soci create` exits non-zero with exactly one line on stderr naming
 #     the problem;
 #   - in `soci-layers | ztoc-gen | soci-pack` (each stage's status checked,
@@ -17,9 +17,10 @@
 #     nothing added (not even an index.json or a temporary file).
 . "$ROOT/tests/cli/lib/packer.sh"
 
-sample "$TMP/base" t --big-mib 24
+# small layers, all indexed (--min-layer-size 1000)
+sample "$TMP/base" t --big-mib 3
+M="--min-layer-size 1000"
 manifest=$(tagged "$TMP/base" t)
-small=$(layer_digests "$TMP/base" t | sed -n 1p)
 big=$(layer_digests "$TMP/base" t | sed -n 2p)
 [ -n "$manifest" ] && [ -n "$big" ] || die "cannot read the sample image"
 big_path() { blob "$1" "$big"; }
@@ -56,9 +57,12 @@ break_layout() {
     no-manifest) rm "$(blob "$2" "$manifest")" ;;
     no-layer) rm "$(big_path "$2")" ;;
     layer-digest) poke "$(big_path "$2")" 4 ;; # gzip MTIME: inflates fine, wrong digest
-    layer-corrupt) poke "$(big_path "$2")" 5000000 ;;
+    layer-corrupt) poke "$(big_path "$2")" $(($(stat -c %s "$(big_path "$2")") / 2)) ;;
     unknown-media-type) set_layer_type "$2" 1 application/vnd.example.unknown+gzip ;;
-    nothing-to-index) set_layer_type "$2" 1 application/vnd.oci.image.layer.v1.tar+zstd ;;
+    nothing-to-index)
+        set_layer_type "$2" 0 application/vnd.oci.image.layer.v1.tar+zstd
+        set_layer_type "$2" 1 application/vnd.oci.image.layer.v1.tar+zstd
+        ;;
     esac
 }
 
@@ -82,12 +86,12 @@ while IFS='	' read -r name text stage; do
         break_layout "$name" "$d"
         snap "$d" >"$TMP/before"
         if [ $how = create ]; then
-            "$SOCI" create "oci:$d:$tag" </dev/null >/dev/null 2>"$TMP/err"
+            "$SOCI" create $M "oci:$d:$tag" </dev/null >/dev/null 2>"$TMP/err"
             rc=$?
             [ $rc -ne 0 ] || fail "$name: soci create exited 0"
             one_line "$TMP/err" "$name: soci create" "$text" && echo "$name create: $(cat "$TMP/err")"
         else
-            pipeline "oci:$d:$tag"
+            ZG_OPTS=$M pipeline "oci:$d:$tag"
             [ "$rc3" -ne 0 ] || fail "$name: soci-pack exited 0 (stages: $rc1 $rc2 $rc3)"
             one_line "$TMP/p.err" "$name: pipeline" "$text" && echo "$name pipeline: $(cat "$TMP/p.err")"
             grep -q "^$stage: " "$TMP/p.err" || fail "$name: the line is not from $stage: $(cat "$TMP/p.err")"

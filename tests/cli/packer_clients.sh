@@ -61,12 +61,12 @@ grep -q "$(tagged "$TMP/sk" t)" "$TMP/inspect" || fail "skopeo inspect shows ano
 
 # 2. Docker media types
 skopeo --insecure-policy copy -q --format v2s2 "oci:$TMP/sample:t" "oci:$TMP/v2s2:t" || die "skopeo copy --format v2s2 failed"
-for d in "$TMP/v2s2"; do
-    cp -a "$d" "$d.orig"
-    both "$d" t
-    $CHECK "$d" --expect 1 --min-layer-size 10485760 --quiet || fail "$d: check_soci.py"
-    unchanged_image "$d.orig" "$d"
-    "$PY" - "$d" <<'EOF' || fail "$d: the index does not carry the Docker media types"
+d=$TMP/v2s2
+cp -a "$d" "$d.orig"
+both "$d" t
+$CHECK "$d" --expect 1 --min-layer-size 10485760 --quiet || fail "$d: check_soci.py"
+unchanged_image "$d.orig" "$d"
+"$PY" - "$d" <<'EOF' || fail "$d: the index does not carry the Docker media types"
 import json, sys
 d = sys.argv[1]
 idx = json.load(open(d + "/index.json"))
@@ -77,7 +77,6 @@ for z in ix["layers"]:
     assert z["annotations"]["com.amazon.soci.image-layer-mediaType"] == \
         "application/vnd.docker.image.rootfs.diff.tar.gzip", z
 EOF
-done
 
 # 3. umoci
 u=$TMP/umoci

@@ -15,11 +15,13 @@
 #      as the second.
 . "$ROOT/tests/cli/lib/packer.sh"
 
-sample "$TMP/base" t --big-mib 24
+# small layers, all indexed (--min-layer-size 1000): the FIFO does the holding
+sample "$TMP/base" t --big-mib 3
+M="--min-layer-size 1000"
 big=$(layer_digests "$TMP/base" t | sed -n 2p)
 cp "$(blob "$TMP/base" "$big")" "$TMP/big.blob"
 cp -a "$TMP/base" "$TMP/ref"
-"$SOCI" create -q "oci:$TMP/ref:t" || die "create on the reference copy failed"
+"$SOCI" create -q $M "oci:$TMP/ref:t" || die "create on the reference copy failed"
 
 # second_writers DIR: run the writers that must be refused while DIR is locked
 second_writers() {
@@ -49,9 +51,9 @@ for first in create pipeline; do
     rm "$bp"
     mkfifo "$bp" || die "mkfifo failed"
     if [ $first = create ]; then
-        "$SOCI" create "oci:$d:t" </dev/null >"$TMP/first.out" 2>"$TMP/first.err" &
+        "$SOCI" create $M "oci:$d:t" </dev/null >"$TMP/first.out" 2>"$TMP/first.err" &
     else
-        sh -c '"$1" "oci:$4:t" </dev/null | "$2" -q | "$3" "oci:$4:t"' sh "$LAYERS" "$ZG" "$PACK" "$d" \
+        sh -c '"$1" "oci:$4:t" </dev/null | "$2" -q $5 | "$3" "oci:$4:t"' sh "$LAYERS" "$ZG" "$PACK" "$d" "$M" \
             >"$TMP/first.out" 2>"$TMP/first.err" &
     fi
     pid=$!

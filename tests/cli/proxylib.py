@@ -104,16 +104,17 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
     # ---- to the registry ----
 
-    def forward(self, body=None):
+    def forward(self, body=None, drop=()):
         """send this request to the upstream; body: bytes to send instead of
-        streaming the client's (which must then have been read already)"""
+        streaming the client's (which must then have been read already);
+        drop: names of request headers not to pass on"""
         conn = http.client.HTTPConnection(self.server.upstream_host, self.server.upstream_port, timeout=120)
         conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
         streaming = body is None
         te_chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
         for k, v in self.headers.items():
             lk = k.lower()
-            if lk in HOP_BY_HOP or (lk == "content-length" and (te_chunked or not streaming)):
+            if lk in HOP_BY_HOP or lk in drop or (lk == "content-length" and (te_chunked or not streaming)):
                 continue
             conn.putheader(k, v)
         if not streaming:

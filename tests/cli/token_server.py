@@ -2,8 +2,8 @@
 """token_server.py -- TEST-ONLY Docker-registry-style token server.
 
     token_server.py --port-file F --key KEY.pem --cert CERT.pem [--issuer S]
-                    [--service S] [--ttl SECS] [--users FILE] [--require-auth]
-                    [--log FILE]
+                    [--service S] [--ttl SECS] [--ttl-file F] [--users FILE]
+                    [--require-auth] [--log FILE]
 
 NOT FOR PRODUCTION: it exists only for tests/cli/registry_bearer.sh.  It has
 no TLS, keeps plaintext test passwords, and grants whatever scope is asked.
@@ -32,6 +32,8 @@ That code (registry/auth/token/token.go) wants:
 Because of the 60 s leeway, a token meant to live --ttl seconds gets
 exp = now + ttl - 60, so that the registry really refuses it ttl seconds
 after it was issued (exp may be before iat; the registry does not care).
+--ttl-file F: when F exists, the number in it overrides --ttl, read at
+every request (so a test changes token lifetimes without a restart).
 
 Credentials: --users FILE holds "user:password" lines.  Basic credentials,
 when the request has them, must match a line (else 401).  Without them the
@@ -186,12 +188,19 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(400, {"errors": [{"code": "DENIED", "message": "unknown service %r" % service}]})
             return
         access = [a for a in (parse_scope(s) for s in scopes) if a]
+        ttl = cfg.ttl
+        if cfg.ttl_file:
+            try:
+                with open(cfg.ttl_file) as f:
+                    ttl = int(f.read().strip())
+            except (OSError, ValueError):
+                pass
         now = int(time.time())
         claims = {
             "iss": cfg.issuer,
             "sub": user,
             "aud": cfg.service,
-            "exp": now + cfg.ttl - LEEWAY,
+            "exp": now + ttl - LEEWAY,
             "nbf": now - 1,
             "iat": now,
             "jti": secrets.token_hex(12),
@@ -199,7 +208,7 @@ class Handler(BaseHTTPRequestHandler):
         }
         token = self.server.signer.sign(claims)
         self.record(user, scopes, 200)
-        self.answer(200, {"token": token, "access_token": token, "expires_in": cfg.ttl,
+        self.answer(200, {"token": token, "access_token": token, "expires_in": ttl,
                           "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))})
 
 
@@ -211,6 +220,7 @@ def main():
     ap.add_argument("--issuer", default="test-issuer")
     ap.add_argument("--service", default="test-registry")
     ap.add_argument("--ttl", type=int, default=300)
+    ap.add_argument("--ttl-file")
     ap.add_argument("--users")
     ap.add_argument("--require-auth", action="store_true")
     ap.add_argument("--log")

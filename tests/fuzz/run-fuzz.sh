@@ -5,7 +5,8 @@
 #
 # Crashing inputs are kept in $FUZZ_ARTIFACTS (default tests/out/fuzz/);
 # reproduce one with `FUZZ_DIR/fuzz_x ARTIFACT`.  Seeds are generated afresh
-# each run; a corpus grown by earlier runs in $FUZZ_CORPUS (default
+# each run (with real ztocs when a ztoc-gen is found: $ZTOC_GEN, or the
+# build's bin/); a corpus grown by earlier runs in $FUZZ_CORPUS (default
 # tests/out/fuzz/corpus/) is reused and extended.
 set -u
 FUZZ_DIR=$(cd "${1:?usage: run-fuzz.sh FUZZ_DIR SECONDS}" && pwd)
@@ -14,7 +15,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ARTIFACTS=${FUZZ_ARTIFACTS:-$ROOT/tests/out/fuzz}
 CORPUS=${FUZZ_CORPUS:-$ROOT/tests/out/fuzz/corpus}
 ZTOC_GEN=${ZTOC_GEN:-}
-[ -n "$ZTOC_GEN" ] || for c in "$FUZZ_DIR/../bin/ztoc-gen" "$ROOT/build/bin/ztoc-gen"; do
+[ -n "$ZTOC_GEN" ] || for c in "$FUZZ_DIR/../bin/ztoc-gen" "$ROOT/build/bin/ztoc-gen" "$ROOT/build/san/bin/ztoc-gen"; do
     [ -x "$c" ] && { ZTOC_GEN=$c; break; }
 done
 

@@ -212,6 +212,8 @@ static void reindent(void)
     CHECK(gojson_reindent("{\"a\":1", 6, 2, &out, &len, &err) != 0);
     CHECK(gojson_reindent("\"abc", 4, 2, &out, &len, &err) != 0);
     CHECK(gojson_reindent("]", 1, 2, &out, &len, &err) != 0);
+    CHECK(gojson_reindent("[", 1, 2, &out, &len, &err) != 0);
+    CHECK(gojson_reindent("{\"a\":{}", 7, 2, &out, &len, &err) != 0);
 }
 
 int main(void)

@@ -9,6 +9,7 @@ SOCI=$BIN/soci
 LAYERS=$BIN/soci-layers
 ZG=$BIN/ztoc-gen
 PACK=$BIN/soci-pack
+# shellcheck disable=SC2034 # used by the tests that source this
 CHECK="$PY $LIB/check_soci.py"
 failures=0
 
@@ -172,6 +173,7 @@ wait_pid() {
         return 1
     fi
     wait "$1"
+    # shellcheck disable=SC2034 # read by the caller
     wrc=$?
     return 0
 }

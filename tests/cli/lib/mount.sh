@@ -1,0 +1,131 @@
+# tests/cli/lib/mount.sh -- helpers for the tests/cli/mount_*.sh tests
+#
+# Sourced (tests/run.sh runs tests/cli/*.sh only); needs BIN, ROOT and TMP.
+# Sources lib/regtest.sh (and so lib/packer.sh): fail, die, need, finish,
+# start_registry, stop_pid...  Every mount a test makes is under $TMP; on
+# exit (normal, failure, or SIGTERM from the runner's timeout) every
+# soci-mount started here is stopped by its PID (TERM, then KILL, bounded
+# waits) and whatever is still mounted under $TMP is unmounted (lazily,
+# deepest first), then the registries are stopped.
+. "$ROOT/tests/cli/lib/regtest.sh"
+
+MOUNT=$BIN/soci-mount
+MKLAYOUT="$PY $ROOT/tests/cli/lib/mklayout.py"
+TREECMP="$PY $ROOT/tests/cli/lib/treecmp.py"
+_mnt_pids=""
+
+[ "$(id -u)" = 0 ] || { echo "skip: soci-mount needs root (FUSE)"; exit 77; }
+[ -c /dev/fuse ] || { echo "skip: no /dev/fuse"; exit 77; }
+need fusermount3 tar
+[ -x "$MOUNT" ] || die "soci-mount missing from $BIN"
+
+# mounts_under DIR: mount points at or below DIR (from /proc/self/mounts),
+# deepest first
+mounts_under() {
+    awk -v d="$1" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/self/mounts | awk '{ print length($0), $0 }' |
+        sort -rn | cut -d' ' -f2-
+}
+
+# is_mounted DIR: DIR is a mount point now
+is_mounted() {
+    awk -v d="$1" '$2 == d { f = 1 } END { exit !f }' /proc/self/mounts
+}
+
+# fstype DIR: the filesystem type mounted on DIR (last mount wins)
+fstype() {
+    awk -v d="$1" '$2 == d { t = $3 } END { print t }' /proc/self/mounts
+}
+
+# alive PID: the process exists and is not a zombie
+alive() {
+    kill -0 "$1" 2>/dev/null || return 1
+    _st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)
+    [ "$_st" != Z ]
+}
+
+_mount_cleanup() {
+    for _p in $_mnt_pids; do
+        stop_pid "$_p"
+    done
+    _mnt_pids=""
+    for _m in $(mounts_under "$TMP"); do
+        fusermount3 -u -z "$_m" 2>/dev/null || umount -l "$_m" 2>/dev/null ||
+            echo "warning: could not unmount $_m"
+    done
+    _cleanup
+}
+trap _mount_cleanup EXIT
+
+# track PID: stop this process when the test ends
+track() {
+    _mnt_pids="$_mnt_pids $1"
+}
+
+# mount_fg MP LOG ARGS...: soci-mount -f ARGS... MP in the background (the
+# caller passes SOURCE and --layer/--image); waits (at most ~60 s) until MP
+# is mounted.  Sets MPID.  Returns 1 (with LOG's tail shown) if soci-mount
+# exits first or the mount does not appear.
+mount_fg() {
+    _mp=$1 _log=$2
+    shift 2
+    "$MOUNT" -f "$@" "$_mp" </dev/null >"$_log" 2>&1 &
+    MPID=$!
+    track "$MPID"
+    _i=0
+    while [ $_i -lt 1200 ]; do
+        is_mounted "$_mp" && grep -q '"msg":"mounted"' "$_log" && return 0
+        alive "$MPID" || break
+        sleep 0.05
+        _i=$((_i + 1))
+    done
+    echo "soci-mount $* $_mp did not mount; its log:"
+    tail -n 5 "$_log" | sed 's/^/    | /'
+    return 1
+}
+
+# unmount MP PID: fusermount3 -u MP (umount for overlay/bind), then wait (at
+# most ~20 s) for PID (a child of this shell) to exit, its status in $urc;
+# returns 1 if either fails
+unmount() {
+    urc=""
+    case "$(fstype "$1")" in
+    fuse*) fusermount3 -u "$1" || return 1 ;;
+    "") ;;
+    *) umount "$1" || return 1 ;;
+    esac
+    _i=0
+    while alive "$2" && [ $_i -lt 400 ]; do
+        sleep 0.05
+        _i=$((_i + 1))
+    done
+    ! alive "$2" || return 1
+    wait "$2" 2>/dev/null
+    urc=$?
+    return 0
+}
+
+# daemon_pid MP: the pid of the soci-mount process serving MP (found by its
+# command line ending in MP), or nothing
+daemon_pid() {
+    for _d in /proc/[0-9]*; do
+        _c=$(tr '\0' '\n' <"$_d/cmdline" 2>/dev/null) || continue
+        case "$_c" in
+        *soci-mount*) [ "$(printf '%s\n' "$_c" | tail -n 1)" = "$1" ] && alive "${_d#/proc/}" && echo "${_d#/proc/}" ;;
+        esac
+    done
+}
+
+# state MP DIGEST KEY: a number from the layer's state file
+state() {
+    "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+        "$1/.soci-snapshotter/$2.json" "$3"
+}
+
+# extract LAYER DIR: GNU tar's extraction, as root, with xattrs, numeric
+# ids and permissions; tar's complaints in DIR.err, and the paths it could
+# not create (one a line) in DIR.skip
+extract() {
+    mkdir -p "$2"
+    tar -x --xattrs --xattrs-include='*' --numeric-owner -p -f "$1" -C "$2" 2>"$2.err"
+    sed -n 's/^tar: \(.*\): Cannot .*/\1/p' "$2.err" >"$2.skip"
+}
