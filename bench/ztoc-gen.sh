@@ -145,7 +145,8 @@ while [ $run -le "$RUNS" ]; do
         fi
         t1=$(date +%s%N)
         rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$SCRATCH/time.txt")
-        printf '%s\t%s\t%s\n' "$name" "$(((t1 - t0) / 1000))" "$rss" >>"$TIMES"
+        cpu=$(awk -F': ' '/User time|System time/ { t += $2 } END { printf "%.2f", t }' "$SCRATCH/time.txt")
+        printf '%s\t%s\t%s\t%s\n' "$name" "$(((t1 - t0) / 1000))" "$rss" "$cpu" >>"$TIMES"
         note "run $run/$RUNS  $(printf '%-22s' "$name") $(awk -v us=$((t1 - t0)) 'BEGIN { printf "%.2f s", us / 1e9 }')  ${rss} KiB"
     done
     run=$((run + 1))
@@ -155,16 +156,19 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 ZSIZE=$(stat -c %s "$ZTOC")
 
 # ---- the table ----------------------------------------------------------------
-# per tool: median seconds, all runs, MB/s, max RSS (KiB)
+# per tool: median seconds, all runs, MB/s, max RSS (KiB), median CPU seconds
 SUMMARY=$SCRATCH/summary.tsv
 echo "$TOOLS" | while IFS='|' read -r name cmd; do
     awk -F "$TAB" -v n="$name" -v c="$CSIZE" '
-        $1 == n { t[++k] = $2 / 1e6; if ($3 > rss) rss = $3 }
+        function median(a, k,    i, j, x) {
+            for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) { x = a[i]; a[i] = a[j]; a[j] = x }
+            return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+        }
+        $1 == n { t[++k] = $2 / 1e6; u[k] = $4; if ($3 > rss) rss = $3 }
         END {
-            for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (t[j] < t[i]) { x = t[i]; t[i] = t[j]; t[j] = x }
-            med = k % 2 ? t[(k + 1) / 2] : (t[k / 2] + t[k / 2 + 1]) / 2
+            med = median(t, k)
             runs = ""; for (i = 1; i <= k; i++) runs = runs (i > 1 ? ", " : "") sprintf("%.2f", t[i])
-            printf "%s\t%.3f\t%s\t%.1f\t%d\n", n, med, runs, c / med / 1e6, rss
+            printf "%s\t%.3f\t%s\t%.1f\t%d\t%.2f\n", n, med, runs, c / med / 1e6, rss, median(u, k)
         }' "$TIMES"
 done >"$SUMMARY"
 
@@ -209,10 +213,14 @@ gztool_v=$(gztool -h 2>&1 | sed -n 's/.*gztool (v\([0-9.]*\)).*/\1/p' | head -n 
     echo "- Method: each tool ran $RUNS times, the tools interleaved, after one read of the layer to warm the page cache."
     echo "  MB/s = compressed bytes / median wall time, MB = 10^6. Peak RSS = the largest \"Maximum resident set size\" of \`/usr/bin/time -v\` over the runs."
     echo
-    echo "| tool | median s | runs (s, sorted) | MB/s compressed | peak RSS MiB |"
-    echo "|---|---:|---|---:|---:|"
-    while IFS="$TAB" read -r name med runs mbs rss; do
-        printf '| %s | %.2f | %s | %s | %.1f |\n' "$name" "$med" "$runs" "$mbs" "$(awk -v r="$rss" 'BEGIN { print r / 1024 }')"
+    if awk -v l="${load_before%% *}" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
+        echo "**The machine was busy when this run started (load $load_before on $(nproc) CPUs): the times and ratios below are disturbed; run again on an idle machine.**"
+        echo
+    fi
+    echo "| tool | median s | runs (s, sorted) | MB/s compressed | peak RSS MiB | CPU s (user+sys, median) |"
+    echo "|---|---:|---|---:|---:|---:|"
+    while IFS="$TAB" read -r name med runs mbs rss cpu; do
+        printf '| %s | %.2f | %s | %s | %.1f | %s |\n' "$name" "$med" "$runs" "$mbs" "$(awk -v r="$rss" 'BEGIN { print r / 1024 }')" "$cpu"
     done <"$SUMMARY"
     echo
     echo "| target (issue) | measured | verdict |"

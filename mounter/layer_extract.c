@@ -21,27 +21,35 @@
 static int convert_whiteout(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
     const char *base = path + f->base;
-    char target[4096];
+    char target[4096], dir[4096];
     size_t dl = (size_t)f->base;
+    struct stat dst;
+    int have_dir;
 
     (void)st;
     if (flag != FTW_F || strncmp(base, ".wh.", 4) != 0)
         return 0;
-    if (dl >= sizeof(target))
+    if (dl >= sizeof(target) || dl < 1)
         return 0;
     memcpy(target, path, dl);
     target[dl] = '\0';
+    /* the directory holding the whiteout: its times are the layer's, and
+     * must stay so after the entries in it change */
+    memcpy(dir, path, dl - 1);
+    dir[dl - 1] = '\0';
+    have_dir = lstat(dir, &dst) == 0;
     if (strcmp(base, ".wh..wh..opq") == 0) {
         unlink(path);
-        /* the directory holding the marker */
-        if (dl > 1)
-            target[dl - 1] = '\0';
-        setxattr(target, "trusted.overlay.opaque", "y", 1, 0);
-        return 0;
+        setxattr(dir, "trusted.overlay.opaque", "y", 1, 0);
+    } else {
+        snprintf(target + dl, sizeof(target) - dl, "%s", base + 4);
+        unlink(path);
+        mknod(target, S_IFCHR | 0, makedev(0, 0));
     }
-    snprintf(target + dl, sizeof(target) - dl, "%s", base + 4);
-    unlink(path);
-    mknod(target, S_IFCHR | 0, makedev(0, 0));
+    if (have_dir) {
+        struct timespec ts[2] = {dst.st_atim, dst.st_mtim};
+        utimensat(AT_FDCWD, dir, ts, AT_SYMLINK_NOFOLLOW);
+    }
     return 0;
 }
 

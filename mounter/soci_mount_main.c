@@ -302,8 +302,14 @@ static void cleanup(void)
     for (i = 0; i < nunits; i++) {
         struct mounted *m = &units[i];
         if (m->fuse) {
+            if (m->running) /* a failure after the loops started */
+                fuse_session_exit(m->fs.se);
             if (m->mounted)
                 layer_fs_unmount(&m->fs);
+            if (m->running) {
+                pthread_join(m->thread, NULL);
+                m->running = 0;
+            }
             layer_fs_release(&m->fs);
             span_cache_free(m->cache);
             ztoc_release(&m->z);
@@ -447,6 +453,16 @@ int main(int argc, char **argv)
             goto fail;
         m->mounted = 1;
     }
+    /* serve before overlayfs looks at the layers: mounting it waits for
+     * their FUSE INIT and root lookups, which only a running loop answers */
+    for (i = 0; i < nunits; i++)
+        if (units[i].fuse && units[i].mounted) {
+            if (pthread_create(&units[i].thread, NULL, loop_main, &units[i]) != 0) {
+                error_set(&err, "cannot start a FUSE thread");
+                goto fail;
+            }
+            units[i].running = 1;
+        }
     if (o.image) {
         /* overlayfs: lowerdir lists the topmost layer first */
         char lower[8192];
@@ -472,9 +488,6 @@ int main(int argc, char **argv)
         error_set(&err, "cannot start the signal thread");
         goto fail;
     }
-    for (i = 0; i < nunits; i++)
-        if (units[i].fuse && pthread_create(&units[i].thread, NULL, loop_main, &units[i]) == 0)
-            units[i].running = 1;
     {
         char fields[700];
         snprintf(fields, sizeof(fields), "\"source\":\"%.200s\",\"mountpoint\":\"%.200s\",\"layers\":%zu,\"index\":\"%s\"",
@@ -490,8 +503,10 @@ int main(int argc, char **argv)
     }
     /* serve until every session ends (unmount or signal) */
     for (i = 0; i < nunits; i++)
-        if (units[i].running)
+        if (units[i].running) {
             pthread_join(units[i].thread, NULL);
+            units[i].running = 0;
+        }
     log_msg("info", "unmounted %s", o.mountpoint);
     cleanup();
     located_image_release(&img);

@@ -18,7 +18,8 @@ counters -- so a test picks the faults of each run by rewriting it:
         "count": 2,                              then fault this many (-1: every one)
         "status": 503, "retry_after": 1,         for "status"
         "delay": 1.5,                            seconds, for "slow" and "stall"
-        "fraction": 0.5}                         for "truncate"
+        "fraction": 0.5,                         for "truncate"
+        "flip": 1, "at": 0.5}                    for "corrupt"
     ]}
 
 A missing or empty file means no faults.  The first rule whose regex
@@ -44,6 +45,11 @@ Actions:
   truncate     forward; send the answer's headers with its real
                Content-Length but only `fraction` of its body, then close
                (answers without a body are passed through and not counted)
+  corrupt      forward; send a 200 or 206 answer's headers unchanged and
+               its body with `flip` bytes (default 1) inverted (XOR 0xff),
+               starting at `at` (default 0.5) of the body's length: same
+               length, wrong bytes (answers without a body, or other
+               statuses, are passed through and not counted)
 
 --log FILE gets one line per request: time, counter, METHOD path, the
 action taken ("pass" when none) and the status sent.
@@ -165,6 +171,20 @@ class FaultHandler(proxylib.ProxyHandler):
                 return
             self.server.rules.uncount(rule)
             action = "pass (nothing to truncate)"
+        if action == "corrupt":
+            length = up.header("Content-Length")
+            if self.command != "HEAD" and up.status in (200, 206) and length is not None and int(length) > 0:
+                data = bytearray(up.read_all())
+                flip = max(1, int(rule.get("flip", 1)))
+                at = min(len(data) - 1, max(0, int(len(data) * float(rule.get("at", 0.5)))))
+                for i in range(at, min(len(data), at + flip)):
+                    data[i] ^= 0xFF
+                self.send_head(up.status, up.reason, up.headers, len(data))
+                self.wfile.write(bytes(data))
+                log("#%d %s -> %d CORRUPTED %d byte(s) at %d of %d" % (n, line, up.status, flip, at, len(data)))
+                return
+            self.server.rules.uncount(rule)
+            action = "pass (nothing to corrupt)"
         log("#%d %s -> %d %s" % (n, line, up.status, action))
         self.relay(up)
 

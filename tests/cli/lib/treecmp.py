@@ -24,7 +24,9 @@ permission bits with setuid/setgid/sticky; uid; gid; mtime (ns); size
 block devices); nlink; xattrs (all namespaces, read with `getfattr -R -P -h
 -d -m - -e hex`); the sha256 of every regular file's bytes (read through the
 mount); and hard links: the paths that share an inode number must be the
-same in both trees.  Prints each difference (at most 60) and a summary
+same in both trees (st_dev and st_ino: an overlay's layers are distinct
+devices; in plain mode a directory's nlink is not compared, as overlayfs
+does not count merged directories' links).  Prints each difference (at most 60) and a summary
 line; exits 1 if any.
 """
 import hashlib
@@ -89,7 +91,7 @@ def snap(root):
                           stat.S_IFCHR: "char", stat.S_IFBLK: "block", stat.S_IFIFO: "fifo",
                           stat.S_IFSOCK: "sock"}.get(t, "?"),
                  "perm": "%04o" % stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid,
-                 "mtime_ns": st.st_mtime_ns, "nlink": st.st_nlink, "ino": st.st_ino,
+                 "mtime_ns": st.st_mtime_ns, "nlink": st.st_nlink, "ino": (st.st_dev, st.st_ino),
                  "xattrs": xa.get(rel, {})}
             if t in (stat.S_IFREG, stat.S_IFLNK):
                 a["size"] = st.st_size
@@ -253,6 +255,11 @@ def main():
     mnt = snap(mntdir)
     if mode == "layer":
         ref = present_as_layer(ref, members)
+    else:
+        # overlayfs counts no links for merged directories
+        for rel, a in ref.items():
+            if a["type"] == "dir":
+                ref[rel] = dict(a, nlink=None)
     if skip:
         # paths GNU tar said it could not create: not compared
         for line in open(skip, "rb").read().split(b"\n"):

@@ -15,6 +15,9 @@ gzip zInfo blob of §2.1).
       OUT = ZTOC with compressed_archive_size = N (same length, in place).
   ztoctool.py set-checkpoint-in ZTOC OUT K N
       OUT = ZTOC with checkpoint K's "in" (compressed offset) = N.
+  ztoctool.py replace ZTOC OUT OLD NEW
+      OUT = ZTOC with the one occurrence of the string OLD replaced by NEW
+      (same length: e.g. a span digest).
   ztoctool.py index LAYOUT TAG LAYER_DIGEST=FILE...
       adds each FILE to LAYOUT as a blob and writes a SOCI index v1 (Go's
       byte layout, §4.2) whose ztoc descriptors map LAYER_DIGEST to that
@@ -144,6 +147,12 @@ def main():
             raise SystemExit("ztoctool: no checkpoint %d" % k)
         struct.pack_into("<q", b, pos + 12 + k * CKPT, int(a[4]))
         open(a[2], "wb").write(b)
+    elif a[0] == "replace" and len(a) == 5:
+        b = open(a[1], "rb").read()
+        old, new = a[3].encode(), a[4].encode()
+        if len(old) != len(new) or b.count(old) != 1:
+            raise SystemExit("ztoctool: \"%s\" is not in the ztoc exactly once, or lengths differ" % a[3])
+        open(a[2], "wb").write(b.replace(old, new))
     elif a[0] == "index" and len(a) >= 4:
         make_index(a[1], a[2], a[3:])
     else:

@@ -1,0 +1,132 @@
+#!/bin/sh
+# tests/cli/mount_concurrent.sh -- 16 concurrent random readers of a lazily
+# mounted layer under a small memory budget: right bytes, no deadlock,
+# bounded memory.
+#
+# The layer: the sample image's data layer with --big-mib 150 (150 MiB of
+# generated text in ~540 files, about 70 MB gzipped, 38 spans of 4 MiB
+# uncompressed), indexed with `soci create --min-layer-size 0`.  Mounted
+# twice, each time with --cache-mem 64M --cache-disk 0 --no-background-fetch
+# (so at most ~16 of the 38 decompressed spans fit: spans are evicted and
+# fetched again all the time):
+#   1. from the OCI layout (oci:DIR:TAG), 2. from a docker-registry on
+#   127.0.0.1 after `soci push`.
+# Each time tests/cli/lib/randread.c (compiled here with cc) runs 16 threads
+# for 60 s (10 s with SOCI_TEST_QUICK=1) that read random ranges (random
+# file, random offset, random length of 1 byte..1 MiB) through the mount,
+# half with O_DIRECT and half through the page cache dropped after each read,
+# and compare every byte with GNU tar's extraction of the layer.  Checked:
+#   - no read fails and no read returns a wrong byte (or a wrong length);
+#   - progress: every few seconds the readers' progress file is checked; no
+#     read may be in flight for more than 30 s and the read count must grow
+#     at least every 30 s (else: the daemon's thread stacks are shown and
+#     the test fails); the readers must finish within their time + 60 s;
+#   - memory: the daemon's VmRSS, sampled every 100 ms by the reader, and
+#     its VmHWM at the end stay <= the budget + 64 MiB;
+#   - eviction really happened (spansFetched > spans in the state file),
+#     and the mount unmounts cleanly (soci-mount exits 0).
+. "$ROOT/tests/cli/lib/mount.sh"
+need cc gzip
+tar --version 2>/dev/null | grep -q 'GNU tar' || { echo "skip: tar is not GNU tar"; exit 77; }
+
+SECS=60
+[ "${SOCI_TEST_QUICK:-}" = 1 ] && SECS=10
+BUDGET_MIB=64
+LIMIT_KB=$(((BUDGET_MIB + 64) * 1024))
+THREADS=16
+
+cc -O2 -Wall -Wextra -Werror -pthread -o "$TMP/randread" "$LIB/randread.c" || die "cannot compile randread.c"
+
+start=$(date +%s)
+sample "$TMP/img" t --big-mib 150
+"$SOCI" create -q --min-layer-size 0 "oci:$TMP/img:t" >"$TMP/create.out" 2>&1 ||
+    die "soci create failed: $(cat "$TMP/create.out")"
+LD=$(layer_digests "$TMP/img" t | tail -n 1)
+LBLOB=$(blob "$TMP/img" "$LD")
+mkdir -p "$TMP/ref"
+tar -xzf "$LBLOB" -C "$TMP/ref" || die "GNU tar cannot extract the layer"
+(cd "$TMP/ref" && find . -type f | sed 's|^\./||' | LC_ALL=C sort) >"$TMP/list"
+echo "layer $LD: $(stat -c %s "$LBLOB") bytes, $(wc -l <"$TMP/list") files, $(du -sm --apparent-size "$TMP/ref" | cut -f1) MiB; ready in $(($(date +%s) - start))s"
+
+# field NAME FILE: the value of NAME=VALUE in a progress line
+field() {
+    sed -n "s/.*\\b$1=\\([0-9-]*\\).*/\\1/p" "$2" | tail -n 1
+}
+
+# stacks PID: the kernel stacks and wait channels of PID's threads (for a stall)
+stacks() {
+    for _t in /proc/"$1"/task/*; do
+        echo "  thread ${_t##*/} $(cat "$_t/comm" 2>/dev/null) wchan=$(cat "$_t/wchan" 2>/dev/null)"
+        sed 's/^/      /' "$_t/stack" 2>/dev/null | head -n 12
+    done
+}
+
+# readers LABEL SOURCE [soci-mount options]: mount, read, check, unmount
+readers() {
+    label=$1 src=$2
+    shift 2
+    mp=$TMP/mp.$label
+    mkdir -p "$mp"
+    mount_fg "$mp" "$TMP/mount.$label.log" --cache-mem ${BUDGET_MIB}M --cache-disk 0 --no-background-fetch \
+        "$@" "$src" --layer "$LD" || { fail "$label: soci-mount failed"; return; }
+    nspans=$(state "$mp" "$LD" spans)
+    prog=$TMP/progress.$label
+    "$TMP/randread" -t $THREADS -d $SECS -s 7 -p "$prog" -r "$MPID" "$mp" "$TMP/ref" "$TMP/list" \
+        >"$TMP/randread.$label.out" 2>"$TMP/randread.$label.err" &
+    rpid=$!
+    t0=$(date +%s)
+    last_reads=-1 last_change=$t0 stalled=""
+    while kill -0 "$rpid" 2>/dev/null; do
+        sleep 2
+        now=$(date +%s)
+        [ -s "$prog" ] || { [ $((now - t0)) -lt 30 ] && continue; stalled="no progress file after 30 s"; break; }
+        reads=$(field reads "$prog") oldest=$(field oldest_ms "$prog")
+        if [ "$reads" != "$last_reads" ]; then
+            last_reads=$reads last_change=$now
+        fi
+        if [ "$oldest" -gt 30000 ]; then
+            stalled="a read has been in flight for ${oldest} ms"
+        elif [ $((now - last_change)) -ge 30 ] && [ $((now - t0)) -lt $SECS ]; then
+            stalled="no read completed for 30 s (reads=$reads)"
+        elif [ $((now - t0)) -gt $((SECS + 60)) ]; then
+            stalled="the readers did not finish within $((SECS + 60)) s"
+        fi
+        [ -z "$stalled" ] || break
+    done
+    if [ -n "$stalled" ]; then
+        fail "$label: $stalled; progress: $(cat "$prog" 2>/dev/null); soci-mount's threads:"
+        stacks "$MPID"
+        kill -9 "$rpid" 2>/dev/null
+        # readers blocked in FUSE die with SIGKILL; the cleanup trap unmounts
+        wait "$rpid" 2>/dev/null
+        return
+    fi
+    wait "$rpid"
+    rrc=$?
+    hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$MPID/status")
+    echo "$label: $(cat "$TMP/randread.$label.out"); VmHWM ${hwm} kB; state: $(cat "$mp/.soci-snapshotter/$LD.json")"
+    [ "$rrc" = 0 ] || fail "$label: the readers saw errors or wrong bytes (exit $rrc): $(head -n 20 "$TMP/randread.$label.err")"
+    reads=$(field reads "$TMP/randread.$label.out")
+    maxrss=$(field maxrss_kb "$TMP/randread.$label.out")
+    [ "$reads" -ge $((THREADS * 2)) ] || fail "$label: only $reads reads in $SECS s"
+    [ -n "$maxrss" ] && [ "$maxrss" -gt 0 ] || fail "$label: no RSS sample of soci-mount"
+    [ "$maxrss" -le $LIMIT_KB ] || fail "$label: soci-mount's RSS reached $maxrss kB, over ${BUDGET_MIB} MiB + 64 MiB = $LIMIT_KB kB"
+    [ -n "$hwm" ] && [ "$hwm" -le $LIMIT_KB ] || fail "$label: soci-mount's VmHWM is $hwm kB, over $LIMIT_KB kB"
+    fetched=$(state "$mp" "$LD" spansFetched)
+    [ "$fetched" -gt "$nspans" ] || fail "$label: spansFetched $fetched <= $nspans spans: nothing was evicted and fetched again"
+    [ "$(state "$mp" "$LD" verifyFailures)" = 0 ] || fail "$label: verifyFailures is not 0"
+    unmount "$mp" "$MPID" || { fail "$label: fusermount3 -u did not end soci-mount"; return; }
+    [ "$urc" = 0 ] || fail "$label: soci-mount exited $urc"
+}
+
+# 1. from the layout
+readers layout "oci:$TMP/img:t"
+
+# 2. from a registry
+start_registry "$TMP/reg"
+"$SOCI" push --plain-http -q "oci:$TMP/img:t" "$REG/conc:t" >"$TMP/push.out" 2>&1 ||
+    die "soci push failed: $(cat "$TMP/push.out")"
+readers registry "$REG/conc:t" --plain-http
+
+echo "done in $(($(date +%s) - start))s"
+finish
