@@ -218,8 +218,10 @@ struct reg_client *reg_client_new(const char *host, const struct reg_opts *opts,
     str_copy(c->host, sizeof(c->host), host);
     c->opts = *opts;
     c->opts.user = c->opts.password = NULL;
-    if (c->opts.max_retries <= 0)
+    if (c->opts.max_retries == 0)
         c->opts.max_retries = 5;
+    else if (c->opts.max_retries < 0)
+        c->opts.max_retries = 0; /* none */
     if (c->opts.connect_timeout_ms <= 0)
         c->opts.connect_timeout_ms = 10000;
     if (c->opts.low_speed_secs <= 0)

@@ -43,7 +43,7 @@ struct reg_opts {
     int insecure;          /* skip TLS certificate verification */
     const char *user;      /* Basic/Bearer credentials, or NULL (docker config / anonymous) */
     const char *password;
-    int max_retries;       /* 0: default (5) */
+    int max_retries;       /* 0: default (5); negative: none */
     long connect_timeout_ms;
     long low_speed_secs;   /* abort a transfer slower than 1 KiB/s for this long */
     int verbose;           /* log requests (never headers with secrets) to stderr */

@@ -14,8 +14,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +47,7 @@ struct options {
     int image, foreground, background, allow_other;
     int64_t cache_mem, cache_disk;
     long quiet_ms, period_ms;
+    long fetch_timeout, fetch_retries;
     struct platform_sel sel;
     struct reg_cli reg;
 };
@@ -65,6 +68,9 @@ struct mounted {
 static struct mounted *units;
 static size_t nunits;
 static char overlay_target[4096];
+static dev_t overlay_dev;
+static int image_mode;          /* --image: units[].dir are our own directories */
+static char work_base[4096];    /* --image: the work dir we made ("" if the user's) */
 static volatile int stopping;
 
 static void usage(FILE *f)
@@ -81,6 +87,9 @@ static void usage(FILE *f)
             "  --cache-dir DIR             where (default /var/cache/soci-c/spans)\n"
             "  --no-background-fetch       fetch only what is read\n"
             "  --bg-quiet-ms N, --bg-period-ms N   background fetch timing (30000, 500)\n"
+            "  --fetch-timeout SECS        a registry request that cannot connect, or moves under 1 KiB/s,\n"
+            "                              for this long is abandoned (then retried) (default 5)\n"
+            "  --fetch-retries N           retries of a failed registry request (default 3)\n"
             "  --prefetch FILE             paths (one per line) whose spans are fetched before mounting\n"
             "  --plain-http, --insecure, --user U[:P], --password-stdin, --verbose\n");
 }
@@ -102,6 +111,8 @@ static int parse(int argc, char **argv, struct options *o)
         {"bg-quiet-ms", required_argument, NULL, 'Q'},
         {"bg-period-ms", required_argument, NULL, 'P'},
         {"prefetch", required_argument, NULL, 'F'},
+        {"fetch-timeout", required_argument, NULL, 'T'},
+        {"fetch-retries", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -118,6 +129,11 @@ static int parse(int argc, char **argv, struct options *o)
     o->cache_dir = "/var/cache/soci-c/spans";
     o->quiet_ms = 30000;
     o->period_ms = 500;
+    /* a read must fail (EIO) in bounded time when the registry stops
+     * answering: (retries + 1) attempts of at most fetch_timeout each, plus
+     * backoff (0.1 s, 0.2 s, 0.4 s) -- about 21 s by default */
+    o->fetch_timeout = 5;
+    o->fetch_retries = 3;
     while ((c = getopt_long(argc, argv, "fhl:p:", opts, NULL)) != -1) {
         if (reg_cli_option(&o->reg, c, optarg))
             continue;
@@ -163,6 +179,23 @@ static int parse(int argc, char **argv, struct options *o)
                 o->period_ms = (long)v;
             break;
         case 'F': o->prefetch = optarg; break;
+        case 'T':
+        case 'R': {
+            char *end;
+            long n;
+            errno = 0;
+            n = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || n < (c == 'T' ? 1 : 0) || n > (c == 'T' ? 3600 : 100)) {
+                fprintf(stderr, PROG ": invalid %s \"%s\"\n", c == 'T' ? "--fetch-timeout" : "--fetch-retries",
+                        optarg);
+                return 2;
+            }
+            if (c == 'T')
+                o->fetch_timeout = n;
+            else
+                o->fetch_retries = n;
+            break;
+        }
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return 2;
         }
@@ -293,6 +326,71 @@ static void *signal_main(void *arg)
     return NULL;
 }
 
+/* --image: unmounting MOUNTPOINT (umount, fusermount3 -u) ends the layers'
+ * sessions too, as a signal would; the mount table is watched for changes */
+static void *watch_main(void *arg)
+{
+    int fd = open("/proc/self/mounts", O_RDONLY | O_CLOEXEC);
+    char buf[4096];
+    size_t i;
+
+    (void)arg;
+    while (!stopping) {
+        struct pollfd p = {fd, POLLPRI, 0};
+        struct stat st;
+        if (poll(&p, fd >= 0 ? 1 : 0, 1000) > 0 && fd >= 0) {
+            /* reading it re-arms the change notification */
+            lseek(fd, 0, SEEK_SET);
+            while (read(fd, buf, sizeof(buf)) > 0)
+                ;
+        }
+        if (stopping)
+            break;
+        if (stat(overlay_target, &st) == 0 && st.st_dev == overlay_dev)
+            continue;
+        stopping = 1;
+        log_msg("info", "%s was unmounted: unmounting the layers", overlay_target);
+        overlay_target[0] = '\0';
+        for (i = 0; i < nunits; i++)
+            if (units[i].fuse && units[i].mounted) {
+                fuse_session_exit(units[i].fs.se);
+                umount2(units[i].dir, MNT_DETACH);
+            }
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st;
+    (void)f;
+    if (flag == FTW_DP)
+        rmdir(path);
+    else
+        unlink(path);
+    return 0;
+}
+
+/* --image: the layers' directories (unpacked layers included), and the
+ * work dir itself when we made it; never across a mount point */
+static void remove_work_dirs(void)
+{
+    size_t i;
+
+    for (i = 0; i < nunits; i++) {
+        if (!units[i].dir[0])
+            continue;
+        if (units[i].fuse)
+            rmdir(units[i].dir);
+        else
+            nftw(units[i].dir, remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    }
+    if (work_base[0])
+        rmdir(work_base);
+}
+
 static void cleanup(void)
 {
     size_t i;
@@ -316,6 +414,8 @@ static void cleanup(void)
         }
         blob_source_close(&m->src);
     }
+    if (image_mode)
+        remove_work_dirs();
 }
 
 int main(int argc, char **argv)
@@ -334,9 +434,14 @@ int main(int argc, char **argv)
      * that freeing one gives the memory back and RSS follows the cache */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     mallopt(M_ARENA_MAX, 4);
+    memset(&img, 0, sizeof(img));
+    img.layout.dir_fd = -1;
     rc = parse(argc, argv, &o);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
+    o.reg.opts.connect_timeout_ms = o.fetch_timeout * 1000;
+    o.reg.opts.low_speed_secs = o.fetch_timeout;
+    o.reg.opts.max_retries = o.fetch_retries > 0 ? (int)o.fetch_retries : -1; /* -1: none */
     if (reg_cli_finish(&o.reg, &err) != 0) {
         fprintf(stderr, PROG ": %s\n", err.msg);
         return 2;
@@ -415,10 +520,13 @@ int main(int argc, char **argv)
         str_copy(units[0].dir, sizeof(units[0].dir), o.mountpoint);
     } else {
         char base[3800];
-        if (o.work_dir)
+        image_mode = 1;
+        if (o.work_dir) {
             str_copy(base, sizeof(base), o.work_dir);
-        else
+        } else {
             snprintf(base, sizeof(base), "/run/soci-mount.%d", (int)getpid());
+            str_copy(work_base, sizeof(work_base), base);
+        }
         if (mkdir_p(base, 0700, &err) != 0)
             goto fail;
         for (i = 0; i < img.nlayers; i++) {
@@ -483,6 +591,20 @@ int main(int argc, char **argv)
             }
         }
         str_copy(overlay_target, sizeof(overlay_target), o.mountpoint);
+        {
+            struct stat st;
+            pthread_t watcher;
+            if (stat(o.mountpoint, &st) != 0) {
+                error_set(&err, "%s: %s", o.mountpoint, strerror(errno));
+                goto fail;
+            }
+            overlay_dev = st.st_dev;
+            if (pthread_create(&watcher, NULL, watch_main, NULL) != 0) {
+                error_set(&err, "cannot start the mount watcher");
+                goto fail;
+            }
+            pthread_detach(watcher);
+        }
     }
     if (pthread_create(&sig_thread, NULL, signal_main, &sigs) != 0) {
         error_set(&err, "cannot start the signal thread");
@@ -515,6 +637,7 @@ int main(int argc, char **argv)
 fail:
     fprintf(stderr, PROG ": %s\n", err.msg);
     cleanup();
+    located_image_release(&img);
     if (ready[1] >= 0) {
         char bad = 1;
         if (write(ready[1], &bad, 1) != 1)

@@ -20,6 +20,11 @@
 
 #define MAX_RUN_BYTES ((int64_t)32 << 20)   /* one merged range request at most */
 #define MAX_SPAN_BYTES ((int64_t)1 << 30)
+/* readahead for sequential readers (with a disk cache only) */
+#define RA_WINDOW 8                         /* spans wanted ahead of the reader */
+#define RA_RUN_BYTES ((int64_t)4 << 20)     /* one readahead request at most */
+#define RA_GAP ((int64_t)1 << 20)           /* "sequential": this close after the last read */
+#define RA_THREADS 2                        /* readahead requests in flight */
 
 enum span_state { SPAN_EMPTY, SPAN_FETCHING, SPAN_READY };
 
@@ -30,6 +35,7 @@ struct span_slot {
     int pins;
     int on_disk;
     int ever_fetched;
+    uint32_t fail_gen;      /* bumped each time a fetch of it fails */
     int32_t prev, next;     /* LRU, -1 terminated; head = most recent */
 };
 
@@ -48,11 +54,19 @@ struct span_cache {
     int64_t disk_used;
     struct span_cache_stats st;
     char last_error[256];
+    int checking_first;     /* span_cache_check_first: its error says it all */
     struct timespec last_read;
     /* background fetcher */
     pthread_t bg;
     int bg_running, stopping;
     pthread_cond_t bg_cond;
+    /* readahead (see readahead_note) */
+    pthread_t ra[RA_THREADS];
+    int nra;
+    int32_t ra_next, ra_limit;  /* spans [ra_next, ra_limit) wanted, not yet claimed */
+    int64_t ra_prev_end;        /* where the previous read ended (-1: none yet) */
+    int32_t ra_prev_span;       /* its last span */
+    pthread_cond_t ra_cond;
 };
 
 static int64_t cstart(const struct span_cache *sc, int32_t s) { return zinfo_span_compressed_start(sc->zi, s); }
@@ -117,10 +131,33 @@ static void disk_path(const struct span_cache *sc, int32_t s, char *out, size_t 
     snprintf(out, n, "%s/%d", sc->disk_dir, s);
 }
 
+/* a cache file: written under a temporary name and renamed, without
+ * fsync -- a file torn or lost in a crash fails the digest check when it
+ * is loaded and is fetched again, so reads never wait for the disk (an
+ * fsync per span cost 20-50 ms here) */
+static int write_cache_file(const char *path, const uint8_t *data, size_t n)
+{
+    char tmp[4300];
+    struct error err;
+    int fd, rc;
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    rc = write_all(fd, data, n, &err);
+    if (close(fd) != 0)
+        rc = -1;
+    if (rc == 0 && rename(tmp, path) == 0)
+        return 0;
+    unlink(tmp);
+    return -1;
+}
+
+/* caller owns the FETCHING state of s: nobody else stores it meanwhile */
 static void disk_store(struct span_cache *sc, int32_t s, const uint8_t *data, size_t n)
 {
     char path[4200];
-    struct error err;
 
     if (!sc->disk_dir[0])
         return;
@@ -132,7 +169,7 @@ static void disk_store(struct span_cache *sc, int32_t s, const uint8_t *data, si
     sc->disk_used += (int64_t)n;
     pthread_mutex_unlock(&sc->mu);
     disk_path(sc, s, path, sizeof(path));
-    if (atomic_write_file(path, data, n, 0600, &err) == 0) {
+    if (write_cache_file(path, data, n) == 0) {
         pthread_mutex_lock(&sc->mu);
         sc->spans[s].on_disk = 1;
         pthread_mutex_unlock(&sc->mu);
@@ -179,10 +216,22 @@ static int disk_load(struct span_cache *sc, int32_t s, uint8_t *buf, size_t n)
 
 /* ---- fetching ---- */
 
-static void note_error(struct span_cache *sc, const char *msg)
+/* a fetch of spans first..last failed: the ones still FETCHING (ours) go
+ * back to EMPTY, and the readers waiting for them fail with err (they
+ * share the fetch, its failure included, rather than each trying again in
+ * turn) */
+static void release_failed(struct span_cache *sc, int32_t first, int32_t last, const struct error *err)
 {
+    int32_t s;
+
     pthread_mutex_lock(&sc->mu);
-    str_copy(sc->last_error, sizeof(sc->last_error), msg);
+    for (s = first; s <= last; s++)
+        if (sc->spans[s].state == SPAN_FETCHING) {
+            sc->spans[s].state = SPAN_EMPTY;
+            sc->spans[s].fail_gen++;
+        }
+    str_copy(sc->last_error, sizeof(sc->last_error), err->msg);
+    pthread_cond_broadcast(&sc->cond);
     pthread_mutex_unlock(&sc->mu);
 }
 
@@ -226,7 +275,10 @@ static int publish(struct span_cache *sc, int32_t s, const uint8_t *comp, size_t
 }
 
 /* fetch spans first..last (all FETCHING by us) with one range request,
- * verify each, publish each; spans that fail are retried alone once */
+ * verify each, publish each; spans that fail are retried alone once.  On
+ * return none of them is FETCHING any more: on failure the unpublished ones
+ * are released by release_failed (callers must not touch their states:
+ * another reader may have claimed them since) */
 static int fetch_run(struct span_cache *sc, int32_t first, int32_t last, int keep_in_memory, struct error *err)
 {
     int64_t base = cstart(sc, first), total = cend(sc, last) - base;
@@ -240,6 +292,7 @@ static int fetch_run(struct span_cache *sc, int32_t first, int32_t last, int kee
     RETURN_ERROR_IF(buf == NULL, err, "out of memory");
     if (blob_source_read(sc->src, base, (size_t)total, buf, err) != 0) {
         free(buf);
+        release_failed(sc, first, last, err);
         return -1;
     }
     pthread_mutex_lock(&sc->mu);
@@ -257,7 +310,8 @@ static int fetch_run(struct span_cache *sc, int32_t first, int32_t last, int kee
             pthread_mutex_lock(&sc->mu);
             sc->st.verify_failures++;
             pthread_mutex_unlock(&sc->mu);
-            log_json("warn", "span digest mismatch", "span", s, "attempt", attempt + 1);
+            if (!sc->checking_first)
+                log_json("warn", "span digest mismatch", "span", s, "attempt", attempt + 1);
             if (attempt >= 1) {
                 error_set(err, "span %d does not match its digest after a refetch", s);
                 break;
@@ -275,12 +329,7 @@ static int fetch_run(struct span_cache *sc, int32_t first, int32_t last, int kee
             free(again);
             rc = -1;
             /* the remaining spans of the run are released unfetched */
-            pthread_mutex_lock(&sc->mu);
-            for (; s <= last; s++)
-                if (sc->spans[s].state == SPAN_FETCHING)
-                    sc->spans[s].state = SPAN_EMPTY;
-            pthread_cond_broadcast(&sc->cond);
-            pthread_mutex_unlock(&sc->mu);
+            release_failed(sc, s, last, err);
             break;
         }
         disk_store(sc, s, p, n);
@@ -295,12 +344,7 @@ static int fetch_run(struct span_cache *sc, int32_t first, int32_t last, int kee
             if (publish(sc, s, p, n, err) != 0) {
                 free(again);
                 rc = -1;
-                pthread_mutex_lock(&sc->mu);
-                for (; s <= last; s++)
-                    if (sc->spans[s].state == SPAN_FETCHING)
-                        sc->spans[s].state = SPAN_EMPTY;
-                pthread_cond_broadcast(&sc->cond);
-                pthread_mutex_unlock(&sc->mu);
+                release_failed(sc, s, last, err);
                 break;
             }
         } else {
@@ -349,8 +393,16 @@ static int ensure(struct span_cache *sc, int32_t first, int32_t last, struct err
     for (s = first; s <= last;) {
         int32_t run_end;
         pthread_mutex_lock(&sc->mu);
-        while (sc->spans[s].state == SPAN_FETCHING)
+        while (sc->spans[s].state == SPAN_FETCHING) {
+            uint32_t gen = sc->spans[s].fail_gen;
             pthread_cond_wait(&sc->cond, &sc->mu);
+            if (sc->spans[s].fail_gen != gen) {
+                /* the fetch we waited for failed: so does this read */
+                error_set(err, "%s", sc->last_error);
+                pthread_mutex_unlock(&sc->mu);
+                return -1;
+            }
+        }
         if (sc->spans[s].state == SPAN_READY) {
             pthread_mutex_unlock(&sc->mu);
             s++;
@@ -368,18 +420,69 @@ static int ensure(struct span_cache *sc, int32_t first, int32_t last, struct err
         pthread_mutex_unlock(&sc->mu);
         if (run_end == s && load_from_disk(sc, s, err) == 0)
             continue;
-        if (fetch_run(sc, s, run_end, 1, err) != 0) {
-            pthread_mutex_lock(&sc->mu);
-            for (; s <= run_end; s++)
-                if (sc->spans[s].state == SPAN_FETCHING)
-                    sc->spans[s].state = SPAN_EMPTY;
-            pthread_cond_broadcast(&sc->cond);
-            pthread_mutex_unlock(&sc->mu);
-            note_error(sc, err->msg);
-            return -1;
-        }
+        if (fetch_run(sc, s, run_end, 1, err) != 0)
+            return -1; /* fetch_run released the run's spans */
     }
     return 0;
+}
+
+/* Readahead.  A read that starts where the previous one ended (within
+ * RA_GAP: tar headers and skipped entries lie between a layer's files) and
+ * enters a new span is a sequential reader: the RA_WINDOW spans after the
+ * read are wanted, and the readahead threads fetch the missing ones, runs
+ * of up to RA_RUN_BYTES per request, RA_THREADS requests in flight, into
+ * the disk cache.  So the link stays busy while the reader decompresses
+ * and consumes what it has, the reader decompresses on its own thread what
+ * it reads, and readahead never takes memory from the LRU.  Random readers
+ * (and the first read of a mount) never trigger it. */
+static void readahead_note(struct span_cache *sc, int64_t off, int64_t end, int32_t last)
+{
+    pthread_mutex_lock(&sc->mu);
+    if (sc->nra > 0 && sc->ra_prev_end >= 0 && off >= sc->ra_prev_end && off - sc->ra_prev_end <= RA_GAP &&
+        last > sc->ra_prev_span) {
+        sc->ra_next = last + 1;
+        sc->ra_limit = sc->nspans - last - 1 > RA_WINDOW ? last + 1 + RA_WINDOW : sc->nspans;
+        pthread_cond_broadcast(&sc->ra_cond);
+    }
+    sc->ra_prev_end = end;
+    sc->ra_prev_span = last;
+    pthread_mutex_unlock(&sc->mu);
+}
+
+static void *ra_main(void *arg)
+{
+    struct span_cache *sc = arg;
+    struct error err;
+
+    pthread_mutex_lock(&sc->mu);
+    for (;;) {
+        int32_t s, run_end;
+        int rc;
+        while (!sc->stopping && sc->ra_next >= sc->ra_limit)
+            pthread_cond_wait(&sc->ra_cond, &sc->mu);
+        if (sc->stopping)
+            break;
+        s = sc->ra_next++;
+        if (sc->spans[s].state != SPAN_EMPTY || sc->spans[s].on_disk)
+            continue;
+        sc->spans[s].state = SPAN_FETCHING;
+        run_end = s;
+        while (run_end + 1 < sc->ra_limit && sc->spans[run_end + 1].state == SPAN_EMPTY &&
+               !sc->spans[run_end + 1].on_disk && cend(sc, run_end + 1) - cstart(sc, s) <= RA_RUN_BYTES) {
+            run_end++;
+            sc->spans[run_end].state = SPAN_FETCHING;
+        }
+        sc->ra_next = run_end + 1;
+        pthread_mutex_unlock(&sc->mu);
+        /* on failure fetch_run released the spans and noted the error;
+         * readahead is best effort: nothing more until the next trigger */
+        rc = fetch_run(sc, s, run_end, 0, &err);
+        pthread_mutex_lock(&sc->mu);
+        if (rc != 0)
+            sc->ra_next = sc->ra_limit;
+    }
+    pthread_mutex_unlock(&sc->mu);
+    return NULL;
 }
 
 int span_cache_read(struct span_cache *sc, int64_t off, size_t len, uint8_t *out, struct error *err)
@@ -393,6 +496,7 @@ int span_cache_read(struct span_cache *sc, int64_t off, size_t len, uint8_t *out
     clock_gettime(CLOCK_MONOTONIC, &sc->last_read);
     first = zinfo_span_of(sc->zi, off);
     last = zinfo_span_of(sc->zi, end - 1);
+    readahead_note(sc, off, end, last);
     for (s = first; s <= last; s++) {
         int64_t us, ue, from, to;
         struct span_slot *x;
@@ -441,6 +545,7 @@ int span_cache_prefetch(struct span_cache *sc, int32_t first, int32_t last, stru
 int span_cache_check_first(struct span_cache *sc, struct error *err)
 {
     int64_t hdr = cstart(sc, 0);
+    int rc;
 
     if (sc->zi->algorithm == 1 && hdr > 0) {
         /* the bytes before span 0 must be a gzip header */
@@ -449,7 +554,10 @@ int span_cache_check_first(struct span_cache *sc, struct error *err)
             return -1;
         RETURN_ERROR_IF(magic[0] != 0x1f || magic[1] != 0x8b, err, "the layer is not gzip data, but its ztoc says gzip");
     }
-    if (ensure(sc, 0, 0, err) != 0)
+    sc->checking_first = 1;
+    rc = ensure(sc, 0, 0, err);
+    sc->checking_first = 0;
+    if (rc != 0)
         return error_prefix(err, "the ztoc does not fit this layer");
     return 0;
 }
@@ -510,12 +618,7 @@ static void *bg_main(void *arg)
         sc->spans[s].state = SPAN_FETCHING;
         pthread_mutex_unlock(&sc->mu);
         if (fetch_run(sc, s, s, 0, &err) != 0) {
-            pthread_mutex_lock(&sc->mu);
-            if (sc->spans[s].state == SPAN_FETCHING)
-                sc->spans[s].state = SPAN_EMPTY;
-            pthread_cond_broadcast(&sc->cond);
-            pthread_mutex_unlock(&sc->mu);
-            note_error(sc, err.msg);
+            /* fetch_run released the span and noted the error */
             if (bg_sleep(sc, 5000)) /* a failing source: back off */
                 return NULL;
             continue;
@@ -556,6 +659,9 @@ struct span_cache *span_cache_new(const struct ztoc *z, const struct zinfo *zi, 
     pthread_mutex_init(&sc->mu, NULL);
     pthread_cond_init(&sc->cond, NULL);
     pthread_cond_init(&sc->bg_cond, NULL);
+    pthread_cond_init(&sc->ra_cond, NULL);
+    sc->ra_prev_end = -1;
+    sc->ra_prev_span = -1;
     clock_gettime(CLOCK_MONOTONIC, &sc->last_read);
     sc->st.nspans = sc->nspans;
     sc->st.layer_size = zi->compressed_size;
@@ -580,6 +686,8 @@ struct span_cache *span_cache_new(const struct ztoc *z, const struct zinfo *zi, 
     }
     if (opts->background && sc->disk_dir[0] && pthread_create(&sc->bg, NULL, bg_main, sc) == 0)
         sc->bg_running = 1;
+    while (sc->disk_dir[0] && sc->nra < RA_THREADS && pthread_create(&sc->ra[sc->nra], NULL, ra_main, sc) == 0)
+        sc->nra++;
     return sc;
 }
 
@@ -589,19 +697,22 @@ void span_cache_free(struct span_cache *sc)
 
     if (sc == NULL)
         return;
-    if (sc->bg_running) {
-        pthread_mutex_lock(&sc->mu);
-        sc->stopping = 1;
-        pthread_cond_broadcast(&sc->bg_cond);
-        pthread_mutex_unlock(&sc->mu);
+    pthread_mutex_lock(&sc->mu);
+    sc->stopping = 1;
+    pthread_cond_broadcast(&sc->bg_cond);
+    pthread_cond_broadcast(&sc->ra_cond);
+    pthread_mutex_unlock(&sc->mu);
+    if (sc->bg_running)
         pthread_join(sc->bg, NULL);
-    }
+    while (sc->nra > 0)
+        pthread_join(sc->ra[--sc->nra], NULL);
     for (s = 0; s < sc->nspans; s++)
         free(sc->spans[s].data);
     free(sc->spans);
     pthread_mutex_destroy(&sc->mu);
     pthread_cond_destroy(&sc->cond);
     pthread_cond_destroy(&sc->bg_cond);
+    pthread_cond_destroy(&sc->ra_cond);
     free(sc);
 }
 

@@ -12,8 +12,10 @@
 #     the blob);
 #   - offsets past the layer: compressed_archive_size raised by 1 MB, and
 #     the last checkpoint's "in" moved past the end of the blob;
-#   - a ztoc for a different layer: A mapped to B's ztoc, and A mapped to
-#     B's ztoc rewritten to claim A's size (only the span 0 proof can tell);
+#   - a ztoc for a different layer: A mapped to B's ztoc, A mapped to B's
+#     ztoc rewritten to claim A's size, and (in a second layout) a layer
+#     mapped to the ztoc of another layer of exactly the same compressed
+#     size (only the span 0 proof against the blob can tell);
 #   - a missing mountpoint, a non-empty mountpoint, a mountpoint that is a
 #     file, a layer that is not in the image.
 # Each (in the default daemon mode, and some also with -f): exit status
@@ -61,6 +63,35 @@ last=$(($("$PY" "$LIB/ztoctool.py" spans "$ZB" | "$PY" -c 'import json, sys; pri
 $ZT set-checkpoint-in "$ZB" "$TMP/z.pastend" "$last" $(($(stat -c %s "$(blob "$TMP/img" "$B")") + 4096)) ||
     die "set-checkpoint-in failed"
 $ZT set-size "$ZB" "$TMP/z.b-as-a" "$SIZE_A" || die "set-size failed"
+# two layers of exactly the same compressed size (equal-length tars, stored
+# deflate), so that only the span 0 proof can tell one's ztoc from the other's
+"$PY" - "$TMP/twins" <<'EOF' || die "cannot write the twin layers"
+import gzip, io, os, random, sys, tarfile
+os.makedirs(sys.argv[1], exist_ok=True)
+for name, seed in (("x.tgz", 1), ("y.tgz", 2)):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        data = random.Random(seed).randbytes(300000)
+        ti = tarfile.TarInfo("f")
+        ti.size, ti.mtime = len(data), 1700000000
+        tf.addfile(ti, io.BytesIO(data))
+    open(os.path.join(sys.argv[1], name), "wb").write(gzip.compress(buf.getvalue(), compresslevel=0, mtime=0))
+EOF
+[ "$(stat -c %s "$TMP/twins/x.tgz")" = "$(stat -c %s "$TMP/twins/y.tgz")" ] || die "the twin layers differ in size"
+$MKLAYOUT "$TMP/twin" t "$TMP/twins/x.tgz" "$TMP/twins/y.tgz" >/dev/null || die "mklayout failed"
+"$SOCI" create -q --min-layer-size 0 "oci:$TMP/twin:t" >"$TMP/create.twin" 2>&1 ||
+    die "soci create (twins) failed: $(cat "$TMP/create.twin")"
+X=sha256:$(sha256sum "$TMP/twins/x.tgz" | cut -c1-64)
+Y=sha256:$(sha256sum "$TMP/twins/y.tgz" | cut -c1-64)
+ZY=$("$PY" - "$(blob "$TMP/twin" "$(soci_entries "$TMP/twin")")" "$Y" "$TMP/twin" <<'EOF'
+import json, sys
+for l in json.load(open(sys.argv[1]))["layers"]:
+    if l["annotations"]["com.amazon.soci.image-layer-digest"] == sys.argv[2]:
+        print(sys.argv[3] + "/blobs/sha256/" + l["digest"][7:])
+EOF
+)
+[ -f "$ZY" ] || die "no ztoc for the twin layer y"
+I_TWIN=$($ZT index "$TMP/twin" t "$X=$ZY") || die "ztoctool index (twins) failed"
 
 index() { # LAYER ZTOC: a fresh index mapping LAYER to ZTOC
     $ZT index "$TMP/img" t "$1=$2" || die "ztoctool index $1=$2 failed"
@@ -108,8 +139,9 @@ refuse "compressed_archive_size past the layer" "ztoc" "$TMP/mp" --soci-index-di
 refuse "a checkpoint past the layer" "outside" "$TMP/mp" --soci-index-digest "$I_PASTEND" "$S" --layer "$B"
 refuse "a checkpoint past the layer (-f)" "outside" "$TMP/mp" -f --soci-index-digest "$I_PASTEND" "$S" --layer "$B"
 refuse "the ztoc of another layer" "ztoc" "$TMP/mp" --soci-index-digest "$I_OTHER" "$S" --layer "$A"
-refuse "another layer's ztoc claiming this size" "does not fit" "$TMP/mp" --soci-index-digest "$I_BASA" "$S" --layer "$A"
-refuse "another layer's ztoc claiming this size (-f)" "does not fit" "$TMP/mp" -f --soci-index-digest "$I_BASA" "$S" --layer "$A"
+refuse "another layer's ztoc claiming this size" "outside the archive" "$TMP/mp" --soci-index-digest "$I_BASA" "$S" --layer "$A"
+refuse "the ztoc of a layer of the same size" "does not fit this layer" "$TMP/mp" --soci-index-digest "$I_TWIN" "oci:$TMP/twin:t" --layer "$X"
+refuse "the ztoc of a layer of the same size (-f)" "does not fit this layer" "$TMP/mp" -f --soci-index-digest "$I_TWIN" "oci:$TMP/twin:t" --layer "$X"
 refuse "a missing mountpoint" "No such file" "$TMP/nothere" "$S" --layer "$A"
 [ -e "$TMP/nothere" ] && fail "a missing mountpoint: soci-mount created it"
 mkdir -p "$TMP/full"

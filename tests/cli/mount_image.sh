@@ -27,7 +27,10 @@
 #   3. the mounts: an overlay on MOUNTPOINT and two FUSE layer mounts under
 #      --work-dir, and a log line saying the small layer is unpacked;
 #   4. SIGTERM to soci-mount: it exits 0 within 20 s and nothing is left
-#      mounted (overlay and FUSE layers).
+#      mounted (overlay and FUSE layers), the work dir is emptied;
+#   5. mounted again in the default (daemon) mode, `fusermount3 -u
+#      MOUNTPOINT` (which removes only the overlay) makes the daemon end its
+#      FUSE layers and exit within 10 s, and the unpacked layer is removed.
 . "$ROOT/tests/cli/lib/mount.sh"
 need getfattr
 
@@ -120,7 +123,9 @@ for there in a/keep a/keep_link a/sym bin/su op/new op/sub/new3 d/new2 l2/file l
 done
 [ "$(cat "$mp/a/replaced")" = "version 3, longer" ] || fail "a/replaced: $(cat "$mp/a/replaced")"
 [ "$(cat "$mp/l2/file")" = "from the unpacked layer" ] || fail "l2/file: $(cat "$mp/l2/file")"
+# shellcheck disable=SC2012 # what ls lists is the point
 [ "$(ls "$mp/op" | tr '\n' ' ')" = "new sub " ] || fail "opaque op/ lists: $(ls "$mp/op" | tr '\n' ' ')"
+# shellcheck disable=SC2012
 [ "$(ls "$mp/d" | tr '\n' ' ')" = "new2 " ] || fail "opaque d/ lists: $(ls "$mp/d" | tr '\n' ' ')"
 [ -z "$(find "$mp" -name '.wh.*' -o -type c ! -path "$mp/dev/null" | head -n 3)" ] ||
     fail "whiteouts show: $(find "$mp" -name '.wh.*' -o -type c ! -path "$mp/dev/null")"
@@ -149,4 +154,24 @@ else
     [ $rc = 0 ] || fail "soci-mount --image exited $rc after SIGTERM"
 fi
 [ -z "$(mounts_under "$TMP")" ] || fail "still mounted after SIGTERM: $(mounts_under "$TMP")"
+[ -z "$(ls -A "$TMP/work")" ] || fail "the work dir keeps $(ls -A "$TMP/work") after SIGTERM"
+
+# 5. the default (daemon) mode, ended by fusermount3 -u MOUNTPOINT: the
+# daemon ends its layers too, and removes the unpacked layer
+"$MOUNT" --no-background-fetch --cache-dir "$TMP/cache" --work-dir "$TMP/work2" "oci:$TMP/img:t" --image "$mp" \
+    </dev/null >"$TMP/daemon.out" 2>"$TMP/daemon.err" || die "soci-mount --image (daemon) failed: $(cat "$TMP/daemon.err")"
+DPID=$(daemon_pid "$mp")
+[ -n "$DPID" ] || die "no soci-mount daemon for $mp"
+track "$DPID"
+[ "$(cat "$mp/l2/file" 2>&1)" = "from the unpacked layer" ] || fail "daemon mode: l2/file: $(cat "$mp/l2/file" 2>&1)"
+[ -n "$(ls -A "$TMP/work2")" ] || fail "daemon mode: nothing in the work dir"
+fusermount3 -u "$mp" || fail "fusermount3 -u $mp failed"
+i=0
+while { alive "$DPID" || [ -n "$(mounts_under "$TMP")" ]; } && [ $i -lt 200 ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+alive "$DPID" && fail "fusermount3 -u of the overlay: the daemon still runs after 10 s"
+[ -z "$(mounts_under "$TMP")" ] || fail "fusermount3 -u of the overlay leaves mounted: $(mounts_under "$TMP")"
+[ -z "$(ls -A "$TMP/work2")" ] || fail "the work dir keeps $(ls -A "$TMP/work2") after the daemon ends"
 finish

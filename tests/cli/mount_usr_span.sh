@@ -158,10 +158,10 @@ tar -xzf "$TMP/usr.tgz" -C "$TMP/x" "$FILE" || fail "tar cannot extract $FILE"
 cmp "$TMP/x/$FILE" "$TMP/got.file" || fail "$FILE read through the mount differs from tar's extraction"
 
 # 4. again: served from memory, nothing fetched
-cat "$TMP/mp/$FILE" | cmp -s - "$TMP/x/$FILE" || fail "second read of $FILE differs"
+cmp -s "$TMP/mp/$FILE" "$TMP/x/$FILE" || fail "second read of $FILE differs"
 # drop the file's pages (POSIX_FADV_DONTNEED) so the next read reaches soci-mount
 dd if="$TMP/mp/$FILE" iflag=nocache count=0 status=none 2>/dev/null
-cat "$TMP/mp/$FILE" | cmp -s - "$TMP/x/$FILE" || fail "third read of $FILE differs"
+cmp -s "$TMP/mp/$FILE" "$TMP/x/$FILE" || fail "third read of $FILE differs"
 wait_gets 4
 blob_gets >"$TMP/got.again"
 cmp -s "$TMP/want.mount" "$TMP/got.again" || fail "reading again fetched more: $(tr '\n' ' ' <"$TMP/got.again")"

@@ -64,7 +64,7 @@ compare_files() { # ZTOC LAYER XDIR LIST
 }
 
 one_layer() { # LAYER LOG
-    layer=$1 log=$2
+    layer=$1 log=$2 t0=$(date +%s)
     name=$(basename "$layer")
     w=$TMP/w.$name
     mkdir -p "$w"
@@ -80,6 +80,7 @@ one_layer() { # LAYER LOG
     cmp -s "$w/z" "$w/z2" || bad "two builds of the same layer differ"
     cmp -s "$w/z" "$w/z3" || bad "the ztoc built from stdin differs from the one built from the file"
     cmp -s "$w/z" "$w/z4" || bad "--no-threads gives a different ztoc"
+    rm -f "$w/z2" "$w/z3" "$w/z4"
     # 2. a small span size
     ss=$(small_span "$name")
     "$ZG" --span-size "$ss" --build-tool-identifier "AWS SOCI CLI v0.2" -o "$w/zs" "$layer" \
@@ -103,11 +104,9 @@ one_layer() { # LAYER LOG
     x=$w/x
     mkdir -p "$x"
     tar -xf "$layer" -C "$x" 2>"$w/tar.err" || say "  (GNU tar: $(head -c 300 "$w/tar.err" | tr '\n' ' '))"
-    npairs=0
-    if [ -f "$w/list" ]; then
-        npairs=$(tr -cd '\0' <"$w/list" | wc -c)
-        npairs=$((npairs / 2))
-    fi
+    [ -f "$w/list" ] || : >"$w/list"
+    npairs=$(tr -cd '\0' <"$w/list" | wc -c)
+    npairs=$((npairs / 2))
     out=$(compare_files "$w/zs" "$layer" "$x" "$w/list")
     checked=$(echo "$out" | awk '/^checked /{n += $2} END{print n + 0}')
     if echo "$out" | grep -q '^MISMATCH'; then
@@ -116,9 +115,9 @@ one_layer() { # LAYER LOG
     fi
     [ "$checked" -eq "$npairs" ] || bad "compared $checked of $npairs files"
     [ "$npairs" -gt 0 ] || bad "no files to compare"
-    rm -rf "$x"
+    rm -rf "$w"
     if [ $bad -eq 0 ]; then
-        say "ok $name: oracle clean at span sizes 4194304 and $ss; $checked files identical to GNU tar's; rebuild, stdin and --no-threads give identical ztocs"
+        say "ok $name: oracle clean at span sizes 4194304 and $ss; $checked files identical to GNU tar's; rebuild, stdin and --no-threads give identical ztocs ($(( $(date +%s) - t0 ))s)"
     fi
     return $bad
 }
@@ -133,7 +132,7 @@ done
 worker() {
     rc=0
     while read -r l; do
-        one_layer "$TMP/corpus/layers/$l" "$TMP/log.$l" || rc=1
+        one_layer "$TMP/corpus/layers/$l" "$TMP/log.$l" </dev/null || rc=1
     done <"$TMP/worker$1"
     return $rc
 }

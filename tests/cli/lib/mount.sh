@@ -107,11 +107,9 @@ unmount() {
 # daemon_pid MP: the pid of the soci-mount process serving MP (found by its
 # command line ending in MP), or nothing
 daemon_pid() {
-    for _d in /proc/[0-9]*; do
-        _c=$(tr '\0' '\n' <"$_d/cmdline" 2>/dev/null) || continue
-        case "$_c" in
-        *soci-mount*) [ "$(printf '%s\n' "$_c" | tail -n 1)" = "$1" ] && alive "${_d#/proc/}" && echo "${_d#/proc/}" ;;
-        esac
+    for _p in $(pgrep -x soci-mount); do
+        _c=$( { tr '\0' '\n' <"/proc/$_p/cmdline"; } 2>/dev/null) || continue
+        [ "$(printf '%s\n' "$_c" | tail -n 1)" = "$1" ] && alive "$_p" && echo "$_p"
     done
 }
 

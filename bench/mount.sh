@@ -1,0 +1,504 @@
+#!/bin/bash
+# bench/mount.sh BIN_DIR -- soci-mount over a slow link against downloading
+# and extracting the layer, and against archivemount on the local file.
+#
+# The link: two network namespaces made here, socibench-s (the registry:
+# Debian's docker-registry on the namespace's own 127.0.0.1, fronted by
+# bench/delay_proxy.py on 10.201.0.1:5000, which adds RTT_MS (20) ms per
+# round trip) and socibench-c (10.201.0.2: the clients, soci-mount and curl,
+# started with `nsenter --net`, so their FUSE mounts are in this mount
+# namespace), joined by a veth pair shaped with tbf at RATE (100mbit) each
+# way.  No address is added outside those two namespaces.
+#
+# The layer: bench/work/usr.tar.gz (bench/ztoc-gen.sh's /usr layer, >= 200 MB
+# of gzip -6) hard-linked into bench/work/mount/, or built the same way when
+# it is missing; wrapped in a one-layer OCI image, indexed with `soci
+# create` and pushed with `soci push` (inside socibench-s, not through the
+# link).  Cached in bench/work/mount/ (gitignored).
+#
+# Scenarios, REPS (3) times each, interleaved:
+#   download+extract   curl the blob | tar -xz into a fresh directory
+#   small file, cold   soci-mount with a fresh --cache-dir, then cat one small
+#                      file from the middle of the layer (time from starting
+#                      soci-mount, mount included; the read alone also shown)
+#   find -ls           on that fresh mount (metadata only: no span is needed)
+#   every file, cold   fresh --cache-dir, mount, `tar -cf - . | cat >/dev/null`
+#                      (a pipe: GNU tar skips reading files when writing to
+#                      /dev/null itself), mount included
+#   every file, warm   the same tar again on the same mount
+#   re-mount           a new mount on the filled disk cache, the same tar
+#   ext4               the same tar and find -ls on the extracted tree
+#   archivemount       Debian archivemount (FUSE 2 + libarchive) on the local
+#                      layer file: mount, the small file, find -ls; every file
+#                      once (AM_TIMEOUT, 180 s, bounds it)
+# Targets (the issue): small file >= 20x faster than download+extract; every
+# file cold <= 1.25x download+extract; warm >= 0.7x the speed of ext4.
+# Writes bench/results/mount.md.  Everything started here (registry, proxy,
+# mounts, namespaces) is stopped or removed on exit.
+#
+# Environment: REPS (3), RATE (100mbit), RTT_MS (20), AM_TIMEOUT (180),
+# MOUNT_OPTS (extra soci-mount options), BENCH_STRICT=1 (exit 1 on a missed
+# target), IDLE_PCT / IDLE_WAIT (90 / 10).
+set -euo pipefail
+
+BIN=$(cd "${1:?usage: bench/mount.sh BIN_DIR}" && pwd)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$ROOT/bench/work/mount
+RUNS=$WORK/runs
+OUT=${OUT_MD:-$ROOT/bench/results/mount.md}
+REPS=${REPS:-3}
+RATE=${RATE:-100mbit}
+RTT_MS=${RTT_MS:-20}
+AM_TIMEOUT=${AM_TIMEOUT:-180}
+MOUNT_OPTS=${MOUNT_OPTS:-}
+MIN_BYTES=$((200 * 1000 * 1000))
+NS_S=socibench-s NS_C=socibench-c VETH_S=sbveth-s VETH_C=sbveth-c
+ADDR_S=10.201.0.1 ADDR_C=10.201.0.2 PROXY_PORT=5000
+REPO=bench/mount TAG=bench
+PY=/usr/bin/python3
+
+for b in soci soci-mount; do
+    [ -x "$BIN/$b" ] || { echo "mount.sh: $BIN/$b missing (make programs)" >&2; exit 1; }
+done
+for t in /usr/bin/python3 docker-registry curl tar gzip ip tc nsenter fusermount3 fusermount archivemount timeout; do
+    command -v "$t" >/dev/null || { echo "mount.sh: $t missing (apt-get install docker-registry archivemount fuse3 iproute2)" >&2; exit 1; }
+done
+[ "$(id -u)" = 0 ] || { echo "mount.sh: needs root (network namespaces, FUSE)" >&2; exit 1; }
+mkdir -p "$WORK" "$(dirname "$OUT")"
+
+say() { echo "mount.sh: $*" >&2; }
+
+# ---- cleanup: everything this script starts ----------------------------------
+
+PROXY_PID="" REG_DIR=$WORK/registry
+declare -A MOUNTED=()      # mountpoint -> pid (soci-mount) or "am" (archivemount)
+NS_MADE=0
+
+unmount() { # MOUNTPOINT
+    local mp=$1 pid=${MOUNTED[$1]:-} i=0
+    if [ "$pid" = am ]; then
+        fusermount -u "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || true
+    else
+        fusermount3 -u "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || true
+        if [ -n "$pid" ]; then
+            while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+            kill -TERM "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    fi
+    unset "MOUNTED[$mp]"
+}
+
+cleanup() {
+    local mp
+    set +e
+    for mp in "${!MOUNTED[@]}"; do unmount "$mp"; done
+    if [ -n "$PROXY_PID" ]; then
+        kill -TERM "$PROXY_PID" 2>/dev/null
+        wait "$PROXY_PID" 2>/dev/null
+        PROXY_PID=""
+    fi
+    "$ROOT/scripts/registry.sh" stop "$REG_DIR" >/dev/null 2>&1
+    if [ "$NS_MADE" = 1 ]; then
+        ip netns del "$NS_S" 2>/dev/null
+        ip netns del "$NS_C" 2>/dev/null
+        NS_MADE=0
+    fi
+    rm -rf "$RUNS"/mnt* "$RUNS"/cache* "$RUNS"/x*
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- the layer and its image ---------------------------------------------------
+
+SHARED=$ROOT/bench/work/usr.tar.gz
+LAYER=$WORK/layer.tar.gz
+if [ -f "$SHARED" ] && [ -f "$SHARED.info" ] && [ "$(stat -c %s "$SHARED")" -ge "$MIN_BYTES" ]; then
+    # hard link: a rebuild of the shared file leaves ours as it was
+    if [ ! -f "$LAYER" ] || [ "$(stat -c %i "$SHARED")" != "$(stat -c %i "$LAYER")" ]; then
+        rm -f "$LAYER" "$WORK/image.ok"
+        ln "$SHARED" "$LAYER" 2>/dev/null || cp "$SHARED" "$LAYER"
+        cp "$SHARED.info" "$LAYER.info"
+    fi
+elif [ ! -f "$LAYER.info" ]; then
+    # bench/ztoc-gen.sh's recipe: /usr in path order up to 900 MiB of file data
+    say "building $LAYER from /usr (once)"
+    find /usr -xdev \( -type f -o -type l -o -type d \) -printf "%y\t%s\tusr/%P\n" 2>/dev/null |
+        LC_ALL=C sort -t "$(printf '\t')" -k3,3 |
+        awk -F '\t' -v budget=$((900 * 1048576)) '{ if (total < budget) print $3; if ($1 == "f") total += $2 }' \
+            >"$WORK/usr.list"
+    { tar -C / --no-recursion --ignore-failed-read --warning=no-file-changed -cf - -T "$WORK/usr.list" 2>/dev/null ||
+        [ $? -eq 1 ]; } | gzip -6 -n >"$LAYER.tmp"
+    mv "$LAYER.tmp" "$LAYER"
+    echo "900 $(wc -l <"$WORK/usr.list")" >"$LAYER.info"
+    rm -f "$WORK/usr.list" "$WORK/image.ok"
+fi
+CSIZE=$(stat -c %s "$LAYER")
+[ "$CSIZE" -ge "$MIN_BYTES" ] || { echo "mount.sh: $LAYER has only $CSIZE bytes (want >= $MIN_BYTES)" >&2; exit 1; }
+
+IMG=$WORK/image
+if [ ! -f "$WORK/image.ok" ]; then
+    say "wrapping the layer in an OCI image and indexing it (once)"
+    rm -rf "$IMG" "$WORK/small"
+    mkdir -p "$IMG/blobs/sha256"
+    # diff id, and a small file from the middle of the layer (1..16 KiB)
+    $PY - "$LAYER" "$IMG" "$TAG" "$WORK/small" <<'EOF'
+import hashlib, json, os, sys, tarfile, zlib
+layer, img, tag, small = sys.argv[1:5]
+h_c, h_u = hashlib.sha256(), hashlib.sha256()
+class Tee:
+    """the decompressed stream for tarfile, hashing it on the way"""
+    def __init__(self, f):
+        self.f, self.d, self.buf, self.pos = f, zlib.decompressobj(31), b"", 0
+    def read(self, n):
+        while len(self.buf) < n:
+            c = self.f.read(1 << 20)
+            if not c:
+                self.buf += self.d.flush()
+                break
+            h_c.update(c)
+            self.buf += self.d.decompress(c)
+            while self.d.eof and self.d.unused_data:   # more gzip members
+                rest = self.d.unused_data
+                self.d = zlib.decompressobj(31)
+                self.buf += self.d.decompress(rest)
+        out, self.buf = self.buf[:n], self.buf[n:]
+        h_u.update(out)
+        self.pos += len(out)
+        return out
+t = Tee(open(layer, "rb"))
+files = []
+with tarfile.open(fileobj=t, mode="r|") as tf:
+    for m in tf:
+        if m.isreg() and 1024 <= m.size <= 16384:
+            files.append((m.offset_data, m.name, m.size))
+while t.read(1 << 20):
+    pass
+total = t.pos
+off, name, size = min(files, key=lambda f: abs(f[0] - total / 2))
+open(small, "w").write("%s\t%d\t%d\t%d\n" % (name, size, off, total))
+os.link(layer, os.path.join(img, "blobs", "sha256", h_c.hexdigest()))   # same directory tree: same file system
+def put(data):
+    d = hashlib.sha256(data).hexdigest()
+    open(os.path.join(img, "blobs", "sha256", d), "wb").write(data)
+    return {"digest": "sha256:" + d, "size": len(data)}
+cfg = {"architecture": "amd64", "os": "linux", "created": "2023-11-14T22:13:20Z", "config": {"Cmd": ["/bin/sh"]},
+       "rootfs": {"type": "layers", "diff_ids": ["sha256:" + h_u.hexdigest()]}}
+c = put(json.dumps(cfg, separators=(",", ":")).encode())
+man = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+       "config": dict(mediaType="application/vnd.oci.image.config.v1+json", **c),
+       "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + h_c.hexdigest(),
+                   "size": os.path.getsize(layer)}]}
+m = put(json.dumps(man, separators=(",", ":")).encode())
+json.dump({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+           "manifests": [dict(mediaType="application/vnd.oci.image.manifest.v1+json", **m,
+                              annotations={"org.opencontainers.image.ref.name": tag},
+                              platform={"architecture": "amd64", "os": "linux"})]},
+          open(os.path.join(img, "index.json"), "w"), separators=(",", ":"))
+open(os.path.join(img, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
+EOF
+    "$BIN/soci" create -q "oci:$IMG:$TAG" >/dev/null
+    touch "$WORK/image.ok"
+fi
+LDIGEST=sha256:$(sha256sum "$LAYER" | cut -c1-64)
+IFS=$'\t' read -r SMALL SMALL_SIZE SMALL_OFF USIZE <"$WORK/small"
+ZTOC_BYTES=$($PY - "$IMG" <<'EOF'
+import json, os, sys
+img = sys.argv[1]
+for m in json.load(open(os.path.join(img, "index.json")))["manifests"]:
+    if "com.amazon.soci.image-manifest-digest" in m.get("annotations", {}):
+        idx = json.load(open(os.path.join(img, "blobs", "sha256", m["digest"][7:])))
+        print(sum(l["size"] for l in idx["layers"]))
+EOF
+)
+
+# ---- the link ---------------------------------------------------------------------
+
+CL=(nsenter "--net=/run/netns/$NS_C")     # run a client command across the link
+SV=(nsenter "--net=/run/netns/$NS_S")
+ip netns del "$NS_S" 2>/dev/null || true  # left over from an interrupted run
+ip netns del "$NS_C" 2>/dev/null || true
+ip netns add "$NS_S"
+ip netns add "$NS_C"
+NS_MADE=1
+ip link add "$VETH_S" type veth peer name "$VETH_C"
+ip link set "$VETH_S" netns "$NS_S"
+ip link set "$VETH_C" netns "$NS_C"
+ip -n "$NS_S" addr add "$ADDR_S/24" dev "$VETH_S"
+ip -n "$NS_C" addr add "$ADDR_C/24" dev "$VETH_C"
+for ns in "$NS_S" "$NS_C"; do ip -n "$ns" link set lo up; done
+ip -n "$NS_S" link set "$VETH_S" up
+ip -n "$NS_C" link set "$VETH_C" up
+tc -n "$NS_S" qdisc add dev "$VETH_S" root tbf rate "$RATE" burst 64kb latency 50ms
+tc -n "$NS_C" qdisc add dev "$VETH_C" root tbf rate "$RATE" burst 64kb latency 50ms
+
+rm -rf "$REG_DIR"
+RPORT=$("${SV[@]}" "$ROOT/scripts/registry.sh" start "$REG_DIR")
+"${SV[@]}" "$BIN/soci" push -q --plain-http "oci:$IMG:$TAG" "127.0.0.1:$RPORT/$REPO:t" >/dev/null
+"${SV[@]}" $PY "$ROOT/bench/delay_proxy.py" --listen "$ADDR_S:$PROXY_PORT" --upstream "127.0.0.1:$RPORT" \
+    --rtt-ms "$RTT_MS" &
+PROXY_PID=$!
+REMOTE=$ADDR_S:$PROXY_PORT
+i=0
+until [ "$("${CL[@]}" curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$REMOTE/v2/" 2>/dev/null)" = 200 ]; do
+    i=$((i + 1))
+    [ $i -lt 50 ] || { echo "mount.sh: the registry is not reachable through the link" >&2; exit 1; }
+    sleep 0.2
+done
+# what the link gives: round trip of a request on a kept connection
+LINK_RTT=$("${CL[@]}" curl -s -o /dev/null -o /dev/null -w '%{time_starttransfer}\n' "http://$REMOTE/v2/" "http://$REMOTE/v2/" |
+    tail -1 | awk '{printf "%.1f", $1 * 1000}')
+
+# ---- measuring ------------------------------------------------------------------------
+
+rm -rf "$RUNS"
+mkdir -p "$RUNS"
+TIMES=$RUNS/times            # scenario rep seconds [extra...]
+jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat; }
+IDLE_PCT=${IDLE_PCT:-90}
+IDLE_WAIT=${IDLE_WAIT:-10}
+QUIET=0 NMEAS=0
+wait_idle() {
+    local t0=$SECONDS a b busy idle
+    NMEAS=$((NMEAS + 1))
+    while :; do
+        a=($(jiffies)); sleep 1; b=($(jiffies))
+        busy=$((b[0] - a[0])); idle=$((b[1] - a[1]))
+        if [ $((100 * idle / (busy + idle + 1))) -ge "$IDLE_PCT" ]; then QUIET=$((QUIET + 1)); return 0; fi
+        [ $((SECONDS - t0)) -lt "$IDLE_WAIT" ] || return 0
+    done
+}
+now() { echo "$EPOCHREALTIME"; }
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'; }
+record() { echo "$*" >>"$TIMES"; say "  $*"; }
+tar_all() { tar -C "$1" -cf - . | cat >/dev/null; }
+
+# mount_soci MOUNTPOINT CACHE_DIR: soci-mount -f across the link, back when
+# the mount answers; sets MPID
+mount_soci() {
+    local mp=$1 cache=$2 i=0
+    mkdir -p "$mp"
+    "${CL[@]}" "$BIN/soci-mount" -f --plain-http --cache-dir "$cache" $MOUNT_OPTS "$REMOTE/$REPO:t" --layer "$LDIGEST" \
+        "$mp" 2>>"$RUNS/soci-mount.log" &
+    MPID=$!
+    MOUNTED[$mp]=$MPID
+    while [ ! -e "$mp/.soci-snapshotter/$LDIGEST.json" ]; do
+        kill -0 "$MPID" 2>/dev/null || { echo "mount.sh: soci-mount failed:" >&2; tail -3 "$RUNS/soci-mount.log" >&2; exit 1; }
+        i=$((i + 1))
+        [ $i -lt 30000 ] || { echo "mount.sh: soci-mount did not come up in 60 s" >&2; exit 1; }
+        sleep 0.002
+    done
+}
+state() { # MOUNTPOINT: "bytesFetched rangeRequests spansFetched" from the state file
+    $PY -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["bytesFetched"], s["rangeRequests"], s["spansFetched"], s["spans"])' \
+        "$1/.soci-snapshotter/$LDIGEST.json"
+}
+hwm() { awk '/^VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+CHECKS=""
+check() { CHECKS="$CHECKS$1"$'\n'; }
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+cat "$LAYER" >/dev/null
+
+for rep in $(seq 1 "$REPS"); do
+    say "repetition $rep of $REPS"
+    X=$RUNS/x$rep
+    # -- download and extract
+    rm -rf "$RUNS"/x*
+    mkdir -p "$X"
+    wait_idle
+    t0=$(now)
+    "${CL[@]}" curl -sf "http://$REMOTE/v2/$REPO/blobs/$LDIGEST" | tar -xzf - -C "$X"
+    record download-extract "$rep" "$(since "$t0")"
+
+    # -- one small file from a cold mount, then find -ls on it
+    rm -rf "$RUNS/cache-s"
+    wait_idle
+    t0=$(now)
+    mount_soci "$RUNS/mnt-s" "$RUNS/cache-s"
+    t1=$(now)
+    sha_mount=$(sha256sum <"$RUNS/mnt-s/$SMALL" | cut -c1-64)
+    t2=$(now)
+    record small-cold "$rep" "$(since "$t0")" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}')" \
+        "$(awk -v a="$t1" -v b="$t2" 'BEGIN{printf "%.3f", b - a}')" $(state "$RUNS/mnt-s")
+    t0=$(now)
+    find "$RUNS/mnt-s" -ls >/dev/null
+    record find-soci "$rep" "$(since "$t0")"
+    unmount "$RUNS/mnt-s"
+    [ "$rep" -gt 1 ] || {
+        [ "$sha_mount" = "$(sha256sum <"$X/$SMALL" | cut -c1-64)" ] &&
+            check "the small file ($SMALL, $SMALL_SIZE bytes) reads the same from the mount and the extracted tree: ok" ||
+            check "the small file differs between the mount and the extracted tree: FAILED"; }
+
+    # -- every file: cold, warm (same mount), then a new mount on the filled disk cache
+    rm -rf "$RUNS/cache-a"
+    wait_idle
+    t0=$(now)
+    mount_soci "$RUNS/mnt-a" "$RUNS/cache-a"
+    tm=$(since "$t0")
+    tar_all "$RUNS/mnt-a"
+    record all-cold "$rep" "$(since "$t0")" "$tm" $(state "$RUNS/mnt-a")
+    wait_idle
+    t0=$(now)
+    tar_all "$RUNS/mnt-a"
+    record all-warm "$rep" "$(since "$t0")"
+    record rss-soci "$rep" "$(hwm "$MPID")"
+    if [ "$rep" -eq 1 ]; then
+        (cd "$RUNS/mnt-a" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) >"$RUNS/sum.mount"
+        (cd "$X" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) >"$RUNS/sum.ext4"
+        n=$(wc -l <"$RUNS/sum.ext4")
+        cmp -s "$RUNS/sum.mount" "$RUNS/sum.ext4" &&
+            check "all $n regular files read the same through the mount as from the extracted tree: ok" ||
+            check "files differ between the mount and the extracted tree: FAILED"
+    fi
+    unmount "$RUNS/mnt-a"
+    wait_idle
+    t0=$(now)
+    mount_soci "$RUNS/mnt-a" "$RUNS/cache-a"
+    tar_all "$RUNS/mnt-a"
+    record all-remount "$rep" "$(since "$t0")" $(state "$RUNS/mnt-a")
+    unmount "$RUNS/mnt-a"
+    rm -rf "$RUNS/cache-a"
+
+    # -- the extracted tree on ext4 (page cache warm: just written)
+    wait_idle
+    t0=$(now)
+    tar_all "$X"
+    record all-ext4 "$rep" "$(since "$t0")"
+    t0=$(now)
+    find "$X" -ls >/dev/null
+    record find-ext4 "$rep" "$(since "$t0")"
+
+    # -- archivemount on the local layer file
+    mkdir -p "$RUNS/mnt-am"
+    wait_idle
+    t0=$(now)
+    archivemount -o ro,readonly "$LAYER" "$RUNS/mnt-am" >/dev/null 2>&1
+    MOUNTED[$RUNS/mnt-am]=am
+    t1=$(now)
+    cat "$RUNS/mnt-am/$SMALL" >/dev/null
+    record small-am "$rep" "$(since "$t0")" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}')"
+    t0=$(now)
+    find "$RUNS/mnt-am" -ls >/dev/null
+    record find-am "$rep" "$(since "$t0")"
+    if [ "$rep" -eq 1 ]; then
+        t0=$(now)
+        set +e
+        bytes=$( { timeout "$AM_TIMEOUT" tar -C "$RUNS/mnt-am" -cf - .; echo $? >"$RUNS/am.status"; } | wc -c)
+        st=$(cat "$RUNS/am.status")
+        set -e
+        record all-am "$rep" "$(since "$t0")" "$bytes" "$([ "$st" = 124 ] && echo timeout || echo done)"
+    fi
+    unmount "$RUNS/mnt-am"
+done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+cleanup
+
+# ---- the report ---------------------------------------------------------------------------
+
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
+DIRTY=$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | head -c1)
+[ -z "$DIRTY" ] || DIRTY=" + uncommitted changes"
+LAYER_INFO=$(cat "$LAYER.info")
+$PY - "$TIMES" "$OUT" <<EOF
+import collections, platform, statistics as st, sys, time
+times, out = sys.argv[1], sys.argv[2]
+rows = collections.defaultdict(dict)
+for line in open(times):
+    f = line.split()
+    rows[f[0]][int(f[1])] = f[2:]
+def col(s, i=0, conv=float):
+    return [conv(rows[s][r][i]) for r in sorted(rows[s])]
+def med(s, i=0):
+    return st.median(col(s, i))
+def runs(s, i=0):
+    return " / ".join("%.2f" % x for x in col(s, i))
+csize, usize, ztoc = $CSIZE, $USIZE, $ZTOC_BYTES
+cpuinfo = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")]
+o = []
+o.append("# soci-mount over a slow link\n")
+o.append("Written by \`bench/mount.sh BIN_DIR\` (do not edit by hand) on %s, commit $COMMIT$DIRTY. "
+         "Machine: %d x %s, Debian %s, kernel %s. Numbers on this noisy 2-core VM are for ratios, not absolute speed. "
+         "Load average (1, 5, 15 min) before: $LOAD_BEFORE; after: $LOAD_AFTER. "
+         "Before each measurement the script waited up to $IDLE_WAIT s for a 1 s sample at >= $IDLE_PCT%% idle: "
+         "$QUIET of $NMEAS started on a quiet machine.\n"
+         % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), len(cpuinfo), cpuinfo[0] if cpuinfo else "?",
+            open("/etc/debian_version").read().strip(), platform.release()))
+o.append("## Setup\n")
+o.append("- Layer: \`bench/work/usr.tar.gz\` (/usr in path order, first %s MiB of file data, %s entries, \`tar | gzip -6 -n\`): "
+         "%.1f MB compressed, %.1f MB of tar; its ztoc (4 MiB spans) %.1f MB. One-layer OCI image, \`soci create\`, \`soci push\`."
+         % ("$LAYER_INFO".split()[0], "$LAYER_INFO".split()[1], csize / 1e6, usize / 1e6, ztoc / 1e6))
+o.append("- Link: network namespaces $NS_C (clients: soci-mount, curl) and $NS_S (Debian docker-registry 2.8 on its own "
+         "127.0.0.1 behind \`bench/delay_proxy.py\` on $ADDR_S:$PROXY_PORT, +$RTT_MS ms per round trip), a veth pair with "
+         "\`tc tbf rate $RATE burst 64kb latency 50ms\` on both ends. Measured: a request on a kept connection takes $LINK_RTT ms; "
+         "download+extract ran at %.1f MB/s of compressed layer (median)." % (csize / 1e6 / med("download-extract")))
+o.append("- soci-mount: \`soci-mount -f --plain-http --cache-dir FRESH $MOUNT_OPTS $ADDR_S:$PROXY_PORT/$REPO:t --layer DIGEST MNT\` "
+         "started with \`nsenter --net\` into $NS_C (defaults: 256 MiB memory cache, 2 GiB disk cache, background fetch after 30 s idle). "
+         "Times include starting soci-mount (index discovery, the ztoc, span 0's check) up to the first answer from the mount.")
+o.append("- Small file: \`$SMALL\` ($SMALL_SIZE bytes at %.0f%% of the layer). \"Every file\" = \`tar -C DIR -cf - . | cat >/dev/null\`."
+         % (100.0 * $SMALL_OFF / usize))
+o.append("- archivemount 0.9 (Debian, FUSE 2, libarchive) on the local layer file (no network): \`archivemount -o ro,readonly\`.\n")
+o.append("## Results\n")
+o.append("$REPS repetitions, interleaved; median seconds (and every run).\n")
+o.append("| scenario | median s | runs |")
+o.append("|---|---:|---|")
+def row(label, s, i=0):
+    if s in rows:
+        o.append("| %s | %.2f | %s |" % (label, med(s, i), runs(s, i)))
+row("download + extract: \`curl | tar -xz\` across the link", "download-extract")
+row("small file, cold soci-mount: start + mount + read", "small-cold")
+row("&nbsp;&nbsp;of which mount (discovery, ztoc, span 0)", "small-cold", 1)
+row("&nbsp;&nbsp;of which the read", "small-cold", 2)
+row("every file, cold soci-mount (mount included)", "all-cold")
+row("every file, warm (same mount, second pass)", "all-warm")
+row("every file, new mount on the filled disk cache", "all-remount")
+row("every file, extracted tree on ext4 (page cache warm)", "all-ext4")
+row("\`find -ls\`, fresh soci-mount", "find-soci")
+row("\`find -ls\`, extracted tree on ext4", "find-ext4")
+row("archivemount: mount (reads the whole archive) + small file", "small-am")
+row("&nbsp;&nbsp;of which the mount", "small-am", 1)
+row("\`find -ls\`, archivemount", "find-am")
+if "all-am" in rows:
+    r = rows["all-am"][1]
+    o.append("| every file, archivemount (once, bounded by $AM_TIMEOUT s) | %s | %.1f of %.1f MB of tar out%s |" % (
+        ("> %.0f" % float(r[0])) if r[2] == "timeout" else "%.2f" % float(r[0]), int(r[1]) / 1e6, usize / 1e6,
+        ", stopped" if r[2] == "timeout" else ""))
+o.append("")
+bf, rq, sp, nsp = (st.median(col("all-cold", i, int)) for i in (2, 3, 4, 5))
+sbf, srq = st.median(col("small-cold", 3, int)), st.median(col("small-cold", 4, int))
+o.append("Fetched (from the state file, medians): small file %.2f MB in %d range requests (span 0 and the file's span; "
+         "the ztoc, %.1f MB, comes before); every file %.1f MB in %d range requests (%d of %d spans). "
+         "soci-mount peak RSS (VmHWM) after two passes over every file: %.1f MiB.\n"
+         % (sbf / 1e6, srq, ztoc / 1e6, bf / 1e6, rq, sp, nsp, max(col("rss-soci", 0, int)) / 1024))
+o.append("## Targets\n")
+o.append("| target (issue) | measured | verdict |")
+o.append("|---|---:|---|")
+ok = []
+def target(label, value, good, fmt="%.2f"):
+    ok.append(good)
+    o.append("| %s | %s | %s |" % (label, fmt % value, "met" if good else "**MISSED**"))
+d = med("download-extract")
+r = d / med("small-cold")
+target("small file, cold (mount included) >= 20x faster than download + extract", r, r >= 20, "%.1fx")
+r = med("all-cold") / d
+target("every file, cold <= 1.25x the time of download + extract", r, r <= 1.25, "%.2fx")
+r = med("all-ext4") / med("all-warm")
+target("every file, warm >= 0.7x the speed of ext4", r, r >= 0.7, "%.2fx")
+o.append("")
+o.append("Other ratios: small file, the read alone after the mount: %.0fx faster than download + extract; "
+         "\`find -ls\` soci-mount / ext4: %.2fx the time; archivemount / soci-mount for \`find -ls\`: %.2fx; "
+         "every file on a re-mount with the disk cache full / ext4: %.2fx the time.\n"
+         % (d / med("small-cold", 2), med("find-soci") / med("find-ext4"), med("find-am") / med("find-soci"),
+            med("all-remount") / med("all-ext4")))
+o.append("Checks:\n")
+for c in """$CHECKS""".strip().split("\n"):
+    o.append("- " + c)
+o.append("")
+open(out, "w").write("\n".join(o))
+print("\n".join(o))
+open(out + ".status", "w").write("ok\n" if all(ok) else "missed\n")
+EOF
+status=$(cat "$OUT.status"); rm -f "$OUT.status"
+case "$CHECKS" in *FAILED*) exit 1 ;; esac
+[ "${BENCH_STRICT:-0}" = 1 ] && [ "$status" != ok ] && exit 1
+exit 0
