@@ -370,8 +370,10 @@ def pytars(outdir):
 # --------------------------------------------------------------------------
 # gzip writers
 
+FTEXT, FHCRC, FEXTRA, FNAME, FCOMMENT = 1, 2, 4, 8, 16
+
+
 def gzip_header(flags, name=None, comment=None, extra=None, mtime=MTIME, xfl=0, os_=3):
-    FTEXT, FHCRC, FEXTRA, FNAME, FCOMMENT = 1, 2, 4, 8, 16
     h = struct.pack('<BBBBIBB', 0x1f, 0x8b, 8, flags, mtime, xfl, os_)
     if flags & FEXTRA:
         h += struct.pack('<H', len(extra)) + extra
@@ -410,12 +412,12 @@ def gzip_fields(src, dst):
     flushes = (zlib.Z_SYNC_FLUSH, zlib.Z_PARTIAL_FLUSH, zlib.Z_BLOCK, zlib.Z_FULL_FLUSH)
     with open(dst, 'wb') as f:
         # every optional header field, FHCRC included
-        f.write(gzip_header(2 | 4 | 8 | 16 | 1, name=b'layer.tar', comment=b'a comment \xe9',
+        f.write(gzip_header(FHCRC | FEXTRA | FNAME | FCOMMENT | FTEXT, name=b'layer.tar', comment=b'a comment \xe9',
                             extra=extra))
         f.write(deflate_member(data[:cut1], 6, 300000, flushes, 1))
-        f.write(gzip_header(8, name=b'part2'))
+        f.write(gzip_header(FNAME, name=b'part2'))
         f.write(deflate_member(data[cut1:cut2], 9, 150000, flushes[1:], 2))
-        f.write(gzip_header(16 | 4, comment=b'third', extra=b''))
+        f.write(gzip_header(FCOMMENT | FEXTRA, comment=b'third', extra=b''))
         f.write(deflate_member(data[cut2:], 1))
 
 
