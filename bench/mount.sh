@@ -10,11 +10,12 @@
 # namespace), joined by a veth pair shaped with tbf at RATE (100mbit) each
 # way.  No address is added outside those two namespaces.
 #
-# The layer: bench/work/usr.tar.gz (bench/ztoc-gen.sh's /usr layer, >= 200 MB
-# of gzip -6) hard-linked into bench/work/mount/, or built the same way when
-# it is missing; wrapped in a one-layer OCI image, indexed with `soci
-# create` and pushed with `soci push` (inside socibench-s, not through the
-# link).  Cached in bench/work/mount/ (gitignored).
+# The layer: /usr walked depth first in name order (as image builders write
+# layers, and as a tar of the mount reads them back) up to LAYER_MIB (900)
+# MiB of file data, GNU tar, gzip -6 -n: >= 200 MB; wrapped in a one-layer
+# OCI image, indexed with `soci create` and pushed with `soci push` (inside
+# socibench-s, not through the link).  Built once and cached in
+# bench/work/mount/ (gitignored; delete it to rebuild).
 #
 # Scenarios, REPS (3) times each, interleaved:
 #   download+extract   curl the blob | tar -xz into a fresh directory
@@ -36,7 +37,7 @@
 # Writes bench/results/mount.md.  Everything started here (registry, proxy,
 # mounts, namespaces) is stopped or removed on exit.
 #
-# Environment: REPS (3), RATE (100mbit), RTT_MS (20), AM_TIMEOUT (180),
+# Environment: REPS (3), RATE (100mbit), RTT_MS (20), AM_TIMEOUT (180), LAYER_MIB (900),
 # MOUNT_OPTS (extra soci-mount options), BENCH_STRICT=1 (exit 1 on a missed
 # target), IDLE_PCT / IDLE_WAIT (90 / 10).
 set -euo pipefail
@@ -111,27 +112,42 @@ trap 'exit 130' INT TERM
 
 # ---- the layer and its image ---------------------------------------------------
 
-SHARED=$ROOT/bench/work/usr.tar.gz
 LAYER=$WORK/layer.tar.gz
-if [ -f "$SHARED" ] && [ -f "$SHARED.info" ] && [ "$(stat -c %s "$SHARED")" -ge "$MIN_BYTES" ]; then
-    # hard link: a rebuild of the shared file leaves ours as it was
-    if [ ! -f "$LAYER" ] || [ "$(stat -c %i "$SHARED")" != "$(stat -c %i "$LAYER")" ]; then
-        rm -f "$LAYER" "$WORK/image.ok"
-        ln "$SHARED" "$LAYER" 2>/dev/null || cp "$SHARED" "$LAYER"
-        cp "$SHARED.info" "$LAYER.info"
-    fi
-elif [ ! -f "$LAYER.info" ]; then
-    # bench/ztoc-gen.sh's recipe: /usr in path order up to 900 MiB of file data
+# /usr walked depth first with each directory's entries in name order (what
+# image builders write, and the order a tar of the mount reads it back in),
+# until LAYER_MIB (900) MiB of file data; GNU tar, gzip -6 -n
+if [ ! -f "$LAYER.info" ] || [ "$(cut -d' ' -f1 "$LAYER.info")" != "${LAYER_MIB:-900}" ]; then
     say "building $LAYER from /usr (once)"
-    find /usr -xdev \( -type f -o -type l -o -type d \) -printf "%y\t%s\tusr/%P\n" 2>/dev/null |
-        LC_ALL=C sort -t "$(printf '\t')" -k3,3 |
-        awk -F '\t' -v budget=$((900 * 1048576)) '{ if (total < budget) print $3; if ($1 == "f") total += $2 }' \
-            >"$WORK/usr.list"
-    { tar -C / --no-recursion --ignore-failed-read --warning=no-file-changed -cf - -T "$WORK/usr.list" 2>/dev/null ||
-        [ $? -eq 1 ]; } | gzip -6 -n >"$LAYER.tmp"
+    rm -f "$WORK/image.ok"
+    $PY - "$((${LAYER_MIB:-900} << 20))" "$WORK/usr.list" <<'EOF'
+import os, stat, sys
+budget, out = int(sys.argv[1]), sys.argv[2]
+skip = {"usr/lib/google-cloud-sdk", "usr/lib/node_modules"}   # not from Debian packages on this VM image
+names, total = ["usr"], 0
+def walk(rel):
+    global total
+    for e in sorted(os.listdir("/" + rel)):
+        p = rel + "/" + e
+        if total >= budget or p in skip:
+            continue
+        try:
+            st = os.lstat("/" + p)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
+            names.append(p)
+            total += st.st_size if stat.S_ISREG(st.st_mode) else 0
+        elif stat.S_ISDIR(st.st_mode):
+            names.append(p)
+            walk(p)
+walk("usr")
+open(out, "wb").write(b"".join(os.fsencode(n) + b"\0" for n in names))
+EOF
+    { tar -C / --null --no-recursion --ignore-failed-read --warning=no-file-changed -cf - -T "$WORK/usr.list" \
+        2>/dev/null || [ $? -eq 1 ]; } | gzip -6 -n >"$LAYER.tmp"
     mv "$LAYER.tmp" "$LAYER"
-    echo "900 $(wc -l <"$WORK/usr.list")" >"$LAYER.info"
-    rm -f "$WORK/usr.list" "$WORK/image.ok"
+    echo "${LAYER_MIB:-900} $(tr -cd '\0' <"$WORK/usr.list" | wc -c)" >"$LAYER.info"
+    rm -f "$WORK/usr.list"
 fi
 CSIZE=$(stat -c %s "$LAYER")
 [ "$CSIZE" -ge "$MIN_BYTES" ] || { echo "mount.sh: $LAYER has only $CSIZE bytes (want >= $MIN_BYTES)" >&2; exit 1; }
@@ -425,7 +441,7 @@ o.append("Written by \`bench/mount.sh BIN_DIR\` (do not edit by hand) on %s, com
          % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), len(cpuinfo), cpuinfo[0] if cpuinfo else "?",
             open("/etc/debian_version").read().strip(), platform.release()))
 o.append("## Setup\n")
-o.append("- Layer: \`bench/work/usr.tar.gz\` (/usr in path order, first %s MiB of file data, %s entries, \`tar | gzip -6 -n\`): "
+o.append("- Layer: \`bench/work/mount/layer.tar.gz\`: /usr walked depth first in name order, the first %s MiB of file data, %s entries, GNU tar, \`gzip -6 -n\`: "
          "%.1f MB compressed, %.1f MB of tar; its ztoc (4 MiB spans) %.1f MB. One-layer OCI image, \`soci create\`, \`soci push\`."
          % ("$LAYER_INFO".split()[0], "$LAYER_INFO".split()[1], csize / 1e6, usize / 1e6, ztoc / 1e6))
 o.append("- Link: network namespaces $NS_C (clients: soci-mount, curl) and $NS_S (Debian docker-registry 2.8 on its own "

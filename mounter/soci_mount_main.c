@@ -85,6 +85,7 @@ static void usage(FILE *f)
             "  --cache-mem N               decompressed spans kept in memory (default 256M)\n"
             "  --cache-disk N              compressed spans kept on disk (default 2G; 0: off)\n"
             "  --cache-dir DIR             where (default /var/cache/soci-c/spans)\n"
+            "  --work-dir DIR              --image: where the layers are mounted (default /run/soci-mount.PID)\n"
             "  --no-background-fetch       fetch only what is read\n"
             "  --bg-quiet-ms N, --bg-period-ms N   background fetch timing (30000, 500)\n"
             "  --fetch-timeout SECS        a registry request that cannot connect, or moves under 1 KiB/s,\n"

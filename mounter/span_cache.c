@@ -25,6 +25,12 @@
 #define RA_RUN_BYTES ((int64_t)4 << 20)     /* one readahead request at most */
 #define RA_GAP ((int64_t)1 << 20)           /* "sequential": this close after the last read */
 #define RA_THREADS 2                        /* readahead requests in flight */
+/* a span whose fetch for a reader failed at the source (after the client's
+ * retries) this recently fails again at once: the kernel retries a failed
+ * readahead with a read of its own, and every buffered reader waiting for
+ * that page retries in turn -- without this, each would wait for the dead
+ * registry again (N readers: N+1 times --fetch-timeout x attempts) */
+#define FAILED_MEMORY_MS 2000
 
 enum span_state { SPAN_EMPTY, SPAN_FETCHING, SPAN_READY };
 
@@ -36,6 +42,7 @@ struct span_slot {
     int on_disk;
     int ever_fetched;
     uint32_t fail_gen;      /* bumped each time a fetch of it fails */
+    int64_t failed_ms;      /* when a reader's fetch of it failed at the source (0: never) */
     int32_t prev, next;     /* LRU, -1 terminated; head = most recent */
 };
 
@@ -64,6 +71,7 @@ struct span_cache {
     pthread_t ra[RA_THREADS];
     int nra;
     int32_t ra_next, ra_limit;  /* spans [ra_next, ra_limit) wanted, not yet claimed */
+    int ra_keep;                /* decompress into memory too (the budget has room) */
     int64_t ra_prev_end;        /* where the previous read ended (-1: none yet) */
     int32_t ra_prev_span;       /* its last span */
     pthread_cond_t ra_cond;
@@ -216,12 +224,22 @@ static int disk_load(struct span_cache *sc, int32_t s, uint8_t *buf, size_t n)
 
 /* ---- fetching ---- */
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* a fetch of spans first..last failed: the ones still FETCHING (ours) go
  * back to EMPTY, and the readers waiting for them fail with err (they
  * share the fetch, its failure included, rather than each trying again in
- * turn) */
-static void release_failed(struct span_cache *sc, int32_t first, int32_t last, const struct error *err)
+ * turn); remember: a source failure of a reader's fetch (FAILED_MEMORY_MS) */
+static void release_failed(struct span_cache *sc, int32_t first, int32_t last, const struct error *err,
+                           int remember)
 {
+    int64_t now = remember ? mono_ms() : 0;
     int32_t s;
 
     pthread_mutex_lock(&sc->mu);
@@ -229,6 +247,8 @@ static void release_failed(struct span_cache *sc, int32_t first, int32_t last, c
         if (sc->spans[s].state == SPAN_FETCHING) {
             sc->spans[s].state = SPAN_EMPTY;
             sc->spans[s].fail_gen++;
+            if (remember)
+                sc->spans[s].failed_ms = now;
         }
     str_copy(sc->last_error, sizeof(sc->last_error), err->msg);
     pthread_cond_broadcast(&sc->cond);
@@ -236,8 +256,10 @@ static void release_failed(struct span_cache *sc, int32_t first, int32_t last, c
 }
 
 /* decompress span s from its compressed bytes and publish it (caller owns
- * the FETCHING state of s); keep: also keep it in memory */
-static int publish(struct span_cache *sc, int32_t s, const uint8_t *comp, size_t clen, struct error *err)
+ * the FETCHING state of s); pin: publish it pinned for the caller, who
+ * unpins it once it has copied what it wants (so that other readers'
+ * fetches cannot evict it first: a reader always gets the span it fetched) */
+static int publish(struct span_cache *sc, int32_t s, const uint8_t *comp, size_t clen, int pin, struct error *err)
 {
     struct span_inflater *si;
     size_t ulen = (size_t)(uend(sc, s) - ustart(sc, s));
@@ -268,31 +290,46 @@ static int publish(struct span_cache *sc, int32_t s, const uint8_t *comp, size_t
     sc->spans[s].data = data;
     sc->spans[s].len = ulen;
     sc->spans[s].state = SPAN_READY;
+    sc->spans[s].failed_ms = 0;
+    if (pin)
+        sc->spans[s].pins++;
     lru_push_front(sc, s);
     pthread_cond_broadcast(&sc->cond);
     pthread_mutex_unlock(&sc->mu);
     return 0;
 }
 
+/* fetch_run's flags */
+#define FETCH_KEEP 1    /* decompress into memory (else: disk cache only, when there is one) */
+#define FETCH_PIN 2     /* publish the first span pinned for the caller (only if it all succeeds) */
+#define FETCH_READER 4  /* a reader waits for it: remember a source failure (FAILED_MEMORY_MS) */
+
 /* fetch spans first..last (all FETCHING by us) with one range request,
  * verify each, publish each; spans that fail are retried alone once.  On
  * return none of them is FETCHING any more: on failure the unpublished ones
  * are released by release_failed (callers must not touch their states:
  * another reader may have claimed them since) */
-static int fetch_run(struct span_cache *sc, int32_t first, int32_t last, int keep_in_memory, struct error *err)
+static int fetch_run(struct span_cache *sc, int32_t first, int32_t last, int flags, struct error *err)
 {
     int64_t base = cstart(sc, first), total = cend(sc, last) - base;
     uint8_t *buf;
     int32_t s;
-    int rc = 0;
+    int rc = 0, pinned = 0;
 
-    if (total <= 0 || total > MAX_SPAN_BYTES * 2)
-        return error_set(err, "spans %d..%d have an impossible size", first, last);
+    if (total <= 0 || total > MAX_SPAN_BYTES * 2) {
+        error_set(err, "spans %d..%d have an impossible size", first, last);
+        release_failed(sc, first, last, err, 0);
+        return -1;
+    }
     buf = malloc((size_t)total);
-    RETURN_ERROR_IF(buf == NULL, err, "out of memory");
+    if (buf == NULL) {
+        error_set(err, "out of memory");
+        release_failed(sc, first, last, err, 0);
+        return -1;
+    }
     if (blob_source_read(sc->src, base, (size_t)total, buf, err) != 0) {
         free(buf);
-        release_failed(sc, first, last, err);
+        release_failed(sc, first, last, err, flags & FETCH_READER);
         return -1;
     }
     pthread_mutex_lock(&sc->mu);
@@ -329,7 +366,7 @@ static int fetch_run(struct span_cache *sc, int32_t first, int32_t last, int kee
             free(again);
             rc = -1;
             /* the remaining spans of the run are released unfetched */
-            release_failed(sc, s, last, err);
+            release_failed(sc, s, last, err, 0);
             break;
         }
         disk_store(sc, s, p, n);
@@ -340,13 +377,15 @@ static int fetch_run(struct span_cache *sc, int32_t first, int32_t last, int kee
             sc->st.fetched_size += (int64_t)n;
         }
         pthread_mutex_unlock(&sc->mu);
-        if (keep_in_memory || !sc->spans[s].on_disk) {
-            if (publish(sc, s, p, n, err) != 0) {
+        if ((flags & FETCH_KEEP) || !sc->spans[s].on_disk) {
+            int pin = (flags & FETCH_PIN) && s == first;
+            if (publish(sc, s, p, n, pin, err) != 0) {
                 free(again);
                 rc = -1;
-                release_failed(sc, s, last, err);
+                release_failed(sc, s, last, err, 0);
                 break;
             }
+            pinned |= pin;
         } else {
             pthread_mutex_lock(&sc->mu);
             sc->spans[s].state = SPAN_EMPTY;
@@ -356,11 +395,17 @@ static int fetch_run(struct span_cache *sc, int32_t first, int32_t last, int kee
         free(again);
     }
     free(buf);
+    if (rc != 0 && pinned) { /* the caller gets no pin when the run fails */
+        pthread_mutex_lock(&sc->mu);
+        sc->spans[first].pins--;
+        pthread_mutex_unlock(&sc->mu);
+    }
     return rc;
 }
 
-/* load span s (FETCHING by us) from the disk cache; -1 if not there */
-static int load_from_disk(struct span_cache *sc, int32_t s, struct error *err)
+/* load span s (FETCHING by us) from the disk cache; -1 if not there;
+ * pin: as publish's */
+static int load_from_disk(struct span_cache *sc, int32_t s, int pin, struct error *err)
 {
     size_t n = (size_t)(cend(sc, s) - cstart(sc, s));
     uint8_t *buf;
@@ -375,7 +420,7 @@ static int load_from_disk(struct span_cache *sc, int32_t s, struct error *err)
         free(buf);
         return -1;
     }
-    rc = publish(sc, s, buf, n, err);
+    rc = publish(sc, s, buf, n, pin, err);
     free(buf);
     if (rc == 0) {
         pthread_mutex_lock(&sc->mu);
@@ -385,13 +430,18 @@ static int load_from_disk(struct span_cache *sc, int32_t s, struct error *err)
     return rc;
 }
 
-/* make spans first..last READY (or fail); caller does not hold mu */
-static int ensure(struct span_cache *sc, int32_t first, int32_t last, struct error *err)
+/* make spans first..last READY (or fail), each visited once (a span
+ * evicted again after it was READY is the caller's to fetch again); caller
+ * does not hold mu.  pin: on success `first` is also pinned for the caller
+ * (READY, and not evictable until the caller unpins it) */
+static int ensure(struct span_cache *sc, int32_t first, int32_t last, int pin, struct error *err)
 {
     int32_t s;
+    int pinned = 0;
 
     for (s = first; s <= last;) {
         int32_t run_end;
+        int want_pin;
         pthread_mutex_lock(&sc->mu);
         while (sc->spans[s].state == SPAN_FETCHING) {
             uint32_t gen = sc->spans[s].fail_gen;
@@ -400,13 +450,25 @@ static int ensure(struct span_cache *sc, int32_t first, int32_t last, struct err
                 /* the fetch we waited for failed: so does this read */
                 error_set(err, "%s", sc->last_error);
                 pthread_mutex_unlock(&sc->mu);
-                return -1;
+                goto fail;
             }
         }
         if (sc->spans[s].state == SPAN_READY) {
+            if (pin && s == first) {
+                sc->spans[s].pins++;
+                lru_unlink(sc, s);
+                lru_push_front(sc, s);
+                pinned = 1;
+            }
             pthread_mutex_unlock(&sc->mu);
             s++;
             continue;
+        }
+        if (sc->spans[s].failed_ms && !sc->spans[s].on_disk && mono_ms() - sc->spans[s].failed_ms < FAILED_MEMORY_MS) {
+            /* its fetch just failed: the source is not back yet */
+            error_set(err, "%s", sc->last_error);
+            pthread_mutex_unlock(&sc->mu);
+            goto fail;
         }
         /* claim s, and the missing, not-on-disk spans right after it */
         sc->spans[s].state = SPAN_FETCHING;
@@ -418,12 +480,25 @@ static int ensure(struct span_cache *sc, int32_t first, int32_t last, struct err
                 sc->spans[run_end].state = SPAN_FETCHING;
             }
         pthread_mutex_unlock(&sc->mu);
-        if (run_end == s && load_from_disk(sc, s, err) == 0)
+        want_pin = pin && s == first;
+        if (run_end == s && load_from_disk(sc, s, want_pin, err) == 0) {
+            pinned |= want_pin;
+            s++;
             continue;
-        if (fetch_run(sc, s, run_end, 1, err) != 0)
-            return -1; /* fetch_run released the run's spans */
+        }
+        if (fetch_run(sc, s, run_end, FETCH_KEEP | FETCH_READER | (want_pin ? FETCH_PIN : 0), err) != 0)
+            goto fail; /* fetch_run released the run's spans (and its pin) */
+        pinned |= want_pin;
+        s = run_end + 1;
     }
     return 0;
+fail:
+    if (pinned) {
+        pthread_mutex_lock(&sc->mu);
+        sc->spans[first].pins--;
+        pthread_mutex_unlock(&sc->mu);
+    }
+    return -1;
 }
 
 /* Readahead.  A read that starts where the previous one ended (within
@@ -431,10 +506,12 @@ static int ensure(struct span_cache *sc, int32_t first, int32_t last, struct err
  * enters a new span is a sequential reader: the RA_WINDOW spans after the
  * read are wanted, and the readahead threads fetch the missing ones, runs
  * of up to RA_RUN_BYTES per request, RA_THREADS requests in flight, into
- * the disk cache.  So the link stays busy while the reader decompresses
- * and consumes what it has, the reader decompresses on its own thread what
- * it reads, and readahead never takes memory from the LRU.  Random readers
- * (and the first read of a mount) never trigger it. */
+ * the disk cache and, decompressed, into the memory LRU (only the disk
+ * cache when the memory budget is under 4 x RA_WINDOW spans, so that
+ * readahead cannot crowd out what readers use).  So the link stays busy
+ * and spans are decompressed on other threads while the reader consumes
+ * what it has.  Random readers (and the first read of a mount) never
+ * trigger it. */
 static void readahead_note(struct span_cache *sc, int64_t off, int64_t end, int32_t last)
 {
     pthread_mutex_lock(&sc->mu);
@@ -476,7 +553,7 @@ static void *ra_main(void *arg)
         pthread_mutex_unlock(&sc->mu);
         /* on failure fetch_run released the spans and noted the error;
          * readahead is best effort: nothing more until the next trigger */
-        rc = fetch_run(sc, s, run_end, 0, &err);
+        rc = fetch_run(sc, s, run_end, sc->ra_keep ? FETCH_KEEP : 0, &err);
         pthread_mutex_lock(&sc->mu);
         if (rc != 0)
             sc->ra_next = sc->ra_limit;
@@ -499,25 +576,11 @@ int span_cache_read(struct span_cache *sc, int64_t off, size_t len, uint8_t *out
     readahead_note(sc, off, end, last);
     for (s = first; s <= last; s++) {
         int64_t us, ue, from, to;
-        struct span_slot *x;
-        int tries;
-        for (tries = 0;; tries++) {
-            if (ensure(sc, s, last, err) != 0)
-                return -1;
-            pthread_mutex_lock(&sc->mu);
-            x = &sc->spans[s];
-            if (x->state == SPAN_READY)
-                break;
-            /* evicted between ensure and here: go again */
-            pthread_mutex_unlock(&sc->mu);
-            if (tries > 8)
-                return error_set(err, "span %d keeps being evicted: raise --cache-mem", s);
-        }
-        x->pins++;
-        sc->st.mem_hits++;
-        lru_unlink(sc, s);
-        lru_push_front(sc, s);
-        pthread_mutex_unlock(&sc->mu);
+        struct span_slot *x = &sc->spans[s];
+        /* s comes back pinned (the rest of the read fetched with it when
+         * missing): it cannot be evicted before it is copied */
+        if (ensure(sc, s, last, 1, err) != 0)
+            return -1;
         us = ustart(sc, s);
         ue = uend(sc, s);
         from = off > us ? off : us;
@@ -526,6 +589,11 @@ int span_cache_read(struct span_cache *sc, int64_t off, size_t len, uint8_t *out
             memcpy(out + (from - off), x->data + (from - us), (size_t)(to - from));
         pthread_mutex_lock(&sc->mu);
         x->pins--;
+        sc->st.mem_hits++;
+        /* spans pinned while others were published may have kept the
+         * cache over its budget: back under it once they are free */
+        if (sc->mem_used > sc->opts.mem_budget)
+            evict_for(sc, 0);
         pthread_mutex_unlock(&sc->mu);
     }
     return 0;
@@ -539,7 +607,7 @@ int span_cache_prefetch(struct span_cache *sc, int32_t first, int32_t last, stru
         last = sc->nspans - 1;
     if (first > last)
         return 0;
-    return ensure(sc, first, last, err);
+    return ensure(sc, first, last, 0, err);
 }
 
 int span_cache_check_first(struct span_cache *sc, struct error *err)
@@ -555,7 +623,7 @@ int span_cache_check_first(struct span_cache *sc, struct error *err)
         RETURN_ERROR_IF(magic[0] != 0x1f || magic[1] != 0x8b, err, "the layer is not gzip data, but its ztoc says gzip");
     }
     sc->checking_first = 1;
-    rc = ensure(sc, 0, 0, err);
+    rc = ensure(sc, 0, 0, 0, err);
     sc->checking_first = 0;
     if (rc != 0)
         return error_prefix(err, "the ztoc does not fit this layer");
@@ -686,6 +754,10 @@ struct span_cache *span_cache_new(const struct ztoc *z, const struct zinfo *zi, 
     }
     if (opts->background && sc->disk_dir[0] && pthread_create(&sc->bg, NULL, bg_main, sc) == 0)
         sc->bg_running = 1;
+    for (s = 0; s < sc->nspans; s++)
+        if (uend(sc, s) - ustart(sc, s) > (int64_t)(opts->mem_budget / (4 * RA_WINDOW)))
+            break;
+    sc->ra_keep = s == sc->nspans;
     while (sc->disk_dir[0] && sc->nra < RA_THREADS && pthread_create(&sc->ra[sc->nra], NULL, ra_main, sc) == 0)
         sc->nra++;
     return sc;

@@ -24,8 +24,8 @@
 #      concurrent readers of the file (2 buffered cat, 2 dd with O_DIRECT)
 #      all fail with EIO within 60 s (the measured times are printed; the
 #      readers share the failing fetch rather than fetching in turn), the
-#      state file names the timeout; once the proxy answers again the read
-#      is right;
+#      state file names the timeout; once the proxy answers again (and the
+#      failure is over 2 s old) the read is right;
 #   4. SIGKILL of soci-mount while a read waits for the stalled registry:
 #      the reader returns (with an error) within 10 s, the dead mount stays
 #      until `fusermount3 -u` removes it, then the mountpoint is an empty
@@ -92,20 +92,20 @@ umnt() {
     [ "$urc" = 0 ] || fail "$1: soci-mount exited $urc"
 }
 
-# reader OUT CMD...: start CMD (stdout to OUT, stderr to OUT.err) in the
-# background; sets RPID; reader_end waits (at most 120 s) and sets rrc and
-# secs (since the start)
+# reader OUT CMD...: start CMD (stdout to OUT, stderr to OUT.err, its start
+# time to OUT.t0) in the background; sets RPID.  reader_end PID OUT waits
+# (at most 120 s) and sets rrc and secs (since the start)
 reader() {
     _out=$1
     shift
-    _r0=$(date +%s.%N)
+    date +%s.%N >"$_out.t0"
     "$@" >"$_out" 2>"$_out.err" &
     RPID=$!
 }
 reader_end() {
     wait_pid "$1" 120 || echo "reader $1 killed after 120 s"
     rrc=$wrc
-    secs=$(awk "BEGIN{printf \"%.1f\", $(date +%s.%N)-$_r0}")
+    secs=$(awk "BEGIN{printf \"%.1f\", $(date +%s.%N)-$(cat "$2.t0")}")
 }
 
 # right WHAT FILE: FILE holds exactly the file's bytes
@@ -201,7 +201,7 @@ done
 i=0 worst=0
 for p in $pids; do
     i=$((i + 1))
-    reader_end "$p"
+    reader_end "$p" "$TMP/s$i.out"
     echo "stalled registry: reader $i ($([ $((i % 2)) = 1 ] && echo cat || echo 'dd iflag=direct')) ended after ${secs}s, exit $rrc: $(head -c 200 "$TMP/s$i.out.err")"
     [ "$rrc" != 0 ] || fail "stalled registry: reader $i succeeded"
     grep -q "Input/output error" "$TMP/s$i.out.err" || fail "stalled registry: reader $i: want EIO, got: $(cat "$TMP/s$i.out.err")"
@@ -212,6 +212,7 @@ done
 grep -q '"error":"[^"]*Timeout' "$MP/.soci-snapshotter/$LD.json" ||
     fail "stalled registry: the state file does not name the timeout: $(cat "$MP/.soci-snapshotter/$LD.json")"
 faults '{}'
+sleep 2.5 # a span whose fetch failed fails at once for 2 s (the kernel's own retries)
 cat "$MP/$F" >"$TMP/s5.out" 2>"$TMP/s5.err" || fail "stall over: the read failed: $(cat "$TMP/s5.err")"
 right "stall over" "$TMP/s5.out"
 umnt stall
@@ -225,7 +226,7 @@ kpid=$RPID
 sleep 1
 kill -KILL "$MPID"
 wait_pid "$MPID" 10 || fail "SIGKILL: soci-mount still runs 10 s later"
-reader_end "$kpid"
+reader_end "$kpid" "$TMP/k.out"
 echo "SIGKILL: the waiting reader ended ${secs}s after it started (exit $rrc: $(cat "$TMP/k.out.err"))"
 [ "$rrc" != 0 ] || fail "SIGKILL: the waiting read succeeded"
 below "$secs" 12 || fail "SIGKILL: the waiting reader needed ${secs}s to end"
@@ -248,7 +249,7 @@ reader "$TMP/g.out" cat "$MP/$F"
 gpid=$RPID
 sleep 0.5
 sh "$REGSH" stop "$TMP/reg" || fail "cannot stop the registry"
-reader_end "$gpid"
+reader_end "$gpid" "$TMP/g.out"
 echo "registry gone: the read ended after ${secs}s, exit $rrc: $(cat "$TMP/g.out.err")"
 [ "$rrc" != 0 ] || fail "registry gone: the read succeeded"
 grep -q "Input/output error" "$TMP/g.out.err" || fail "registry gone: want EIO, got: $(cat "$TMP/g.out.err")"
