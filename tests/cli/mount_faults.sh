@@ -77,18 +77,28 @@ BLOB_GET="^GET /v2/f/blobs/$LD"
 echo "setup done after $(elapsed)s"
 
 # mnt NAME: a fresh mount of the layer from the proxy (no faults while it
-# mounts) on $TMP/mp.NAME; sets MP and MPID
+# mounts) on $TMP/mp.NAME; sets MP, MPID and MNAME
 mnt() {
     faults '{}'
+    MNAME=$1
     MP=$TMP/mp.$1
     mkdir -p "$MP"
     mount_fg "$MP" "$TMP/mount.$1.log" --plain-http --cache-disk 0 --no-background-fetch "$XREG/f:t" --layer "$LD" ||
         die "$1: soci-mount from the proxy failed"
 }
 
-# umnt NAME: unmount $MP, soci-mount must exit 0
+# umnt NAME: unmount $MP, soci-mount must exit 0 (fusermount3 -u is tried
+# a second time, 1 s later, if it fails while the mount is still up: a
+# process of another test walking /tmp can make it busy for a moment)
 umnt() {
-    unmount "$MP" "$MPID" || { fail "$1: fusermount3 -u did not end soci-mount"; return; }
+    unmount "$MP" "$MPID" || {
+        is_mounted "$MP" && alive "$MPID" && echo "note: $1: fusermount3 -u failed; again in 1 s" && sleep 1 &&
+            unmount "$MP" "$MPID"
+    } || {
+        fail "$1: fusermount3 -u did not end soci-mount (mount: $(fstype "$MP"), daemon alive: $(alive "$MPID" && echo yes || echo no)); its log:"
+        tail -n 5 "$TMP/mount.$MNAME.log" | sed 's/^/    | /'
+        return
+    }
     [ "$urc" = 0 ] || fail "$1: soci-mount exited $urc"
 }
 
