@@ -8,7 +8,7 @@
 #include "zinfo.h"
 
 #define WIN ZINFO_WINDOW_SIZE
-#define OUT_SIZE (256 * 1024)
+#define OUT_SIZE (SPAN_HASHER_OUT_SIZE - WIN)
 
 enum member_state { IN_MEMBER, BETWEEN_MEMBERS };
 
@@ -25,8 +25,13 @@ struct gzip_index {
     int saw_last_block;       /* the current member's final block began */
     int magic_have;           /* bytes of the next member's magic checked */
 
-    uint8_t *out;             /* WIN bytes of history, then OUT_SIZE of room */
+    /* inflate writes into buffers from the hasher's output pool: WIN bytes
+     * of history, then OUT_SIZE of room; a full one goes to the CRC-32 */
+    uint8_t *out;
     size_t opos;
+    size_t crc_from;          /* out[crc_from, opos) is not handed over yet */
+    int64_t member_out;       /* totout where the current member began */
+    uint8_t tail[8];          /* the last compressed bytes inflate consumed */
 
     uint8_t *blob;            /* zInfo blob under construction */
     size_t blob_cap;
@@ -40,7 +45,7 @@ struct gzip_index *gzip_index_new(int64_t span_size, struct tar_stream *tar,
 
     if (gi == NULL)
         return NULL;
-    gi->out = calloc(1, WIN + OUT_SIZE);
+    gi->out = span_hasher_out_buffer(hasher);
     gi->blob_cap = zinfo_gzip_blob_size(8);
     gi->blob = malloc(gi->blob_cap);
     if (gi->out == NULL || gi->blob == NULL ||
@@ -48,11 +53,12 @@ struct gzip_index *gzip_index_new(int64_t span_size, struct tar_stream *tar,
         gzip_index_free(gi);
         return NULL;
     }
+    memset(gi->out, 0, WIN); /* checkpoint windows left-pad with zeros */
     gi->ready = 1;
     gi->span_size = span_size;
     gi->tar = tar;
     gi->hasher = hasher;
-    gi->opos = WIN; /* zeros before the first byte: checkpoint windows left-pad with zeros */
+    gi->opos = gi->crc_from = WIN;
     gi->state = IN_MEMBER;
     gi->in_header = 1;
     return gi;
@@ -64,14 +70,14 @@ void gzip_index_free(struct gzip_index *gi)
         return;
     if (gi->ready)
         inflateEnd(&gi->strm);
-    free(gi->out);
-    free(gi->blob);
+    free(gi->blob); /* out belongs to the hasher's pool */
     free(gi);
 }
 
 static int add_checkpoint(struct gzip_index *gi, uint8_t bits, struct error *err)
 {
     size_t need = zinfo_gzip_blob_size(gi->ncheckpoints + 1);
+    uint8_t *rec;
 
     if (need > gi->blob_cap) {
         size_t ncap = gi->blob_cap * 2;
@@ -83,8 +89,9 @@ static int add_checkpoint(struct gzip_index *gi, uint8_t bits, struct error *err
         gi->blob = nb;
         gi->blob_cap = ncap;
     }
-    zinfo_gzip_put_record(gi->blob + zinfo_gzip_blob_size(gi->ncheckpoints), gi->totin,
-                          gi->totout, bits, gi->out + gi->opos - WIN);
+    rec = gi->blob + zinfo_gzip_blob_size(gi->ncheckpoints);
+    span_hasher_prefault(rec, ZINFO_RECORD_SIZE);
+    zinfo_gzip_put_record(rec, gi->totin, gi->totout, bits, gi->out + gi->opos - WIN);
     gi->ncheckpoints++;
     gi->last = gi->totout;
     if (gi->ncheckpoints == 1)
@@ -103,13 +110,6 @@ static int inflate_error(struct gzip_index *gi, int ret, struct error *err)
         return error_set(err, "out of memory in zlib");
     if (ret == Z_NEED_DICT)
         return error_set(err, "zlib stream needs a preset dictionary at compressed byte %lld", at);
-    /* zlib stops right after the 4-byte trailer field that disagrees */
-    if (strcmp(msg, "incorrect data check") == 0)
-        return error_set(err, "gzip CRC mismatch: the trailer's CRC-32 at compressed byte %lld does not "
-                              "match the member's data", at - 4);
-    if (strcmp(msg, "incorrect length check") == 0)
-        return error_set(err, "gzip length mismatch: the trailer's size at compressed byte %lld does not "
-                              "match the member's length", at - 4);
     if (gi->in_header)
         return error_set(err, "bad gzip header at compressed byte %lld (%s)", at, msg);
     return error_set(err, "corrupt deflate data at compressed byte %lld (%s)", at, msg);
@@ -132,7 +132,56 @@ static int check_next_magic(struct gzip_index *gi, const uint8_t **in, size_t *n
     return 0;
 }
 
-int gzip_index_feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct error *err)
+/* remember the last 8 bytes inflate consumed, which end at end: at a
+ * member's end they are its trailer */
+static void keep_tail(struct gzip_index *gi, const uint8_t *end, size_t n)
+{
+    size_t t = sizeof(gi->tail);
+
+    if (n >= t) {
+        memcpy(gi->tail, end - t, t);
+    } else if (n > 0) {
+        memmove(gi->tail, gi->tail + n, t - n);
+        memcpy(gi->tail + t - n, end - n, n);
+    }
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int crc_mismatch_error(int64_t at, struct error *err)
+{
+    return error_set(err, "gzip CRC mismatch: the trailer's CRC-32 at compressed byte %lld does not "
+                          "match the member's data", (long long)at);
+}
+
+/* The member's data CRC-32 is compared on the hasher thread (zlib's own
+ * check is off after each header, see feed()); the length is checked here.
+ * zlib compared the CRC first, and so does fail(). */
+static int member_end(struct gzip_index *gi, struct error *err)
+{
+    span_hasher_crc(gi->hasher, gi->out + gi->crc_from, gi->opos - gi->crc_from, NULL);
+    gi->crc_from = gi->opos;
+    span_hasher_member_end(gi->hasher, le32(gi->tail), gi->totin - 8);
+    RETURN_ERROR_IF(le32(gi->tail + 4) != (uint32_t)(gi->totout - gi->member_out), err,
+                    "gzip length mismatch: the trailer's size at compressed byte %lld does not "
+                    "match the member's length", (long long)(gi->totin - 4));
+    gi->member_out = gi->totout;
+    return 0;
+}
+
+/* Any failure: a CRC mismatch the hasher found in an earlier member came
+ * first in the stream, so it is the error to report. */
+static int fail(struct gzip_index *gi, struct error *err)
+{
+    int64_t at = span_hasher_crc_mismatch(gi->hasher, 1);
+
+    return at >= 0 ? crc_mismatch_error(at, err) : -1;
+}
+
+static int feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct error *err)
 {
     z_stream *s = &gi->strm;
 
@@ -168,8 +217,14 @@ int gzip_index_feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct e
         }
 
         if (gi->opos == WIN + OUT_SIZE) {
-            memmove(gi->out, gi->out + gi->opos - WIN, WIN);
-            gi->opos = WIN;
+            /* the next buffer starts with this one's last WIN bytes; this
+             * one goes to the CRC-32 and back to the pool */
+            uint8_t *next = span_hasher_out_buffer(gi->hasher);
+            RETURN_ERROR_IF(next == NULL, err, "out of memory");
+            memcpy(next, gi->out + gi->opos - WIN, WIN);
+            span_hasher_crc(gi->hasher, gi->out + gi->crc_from, gi->opos - gi->crc_from, gi->out);
+            gi->out = next;
+            gi->opos = gi->crc_from = WIN;
         }
         s->next_in = (Bytef *)in;
         s->avail_in = (uInt)(n > (1u << 30) ? (1u << 30) : n);
@@ -194,6 +249,7 @@ int gzip_index_feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct e
         gi->totin += (int64_t)(in_before - s->avail_in);
         in += in_before - s->avail_in;
         n -= in_before - s->avail_in;
+        keep_tail(gi, in, in_before - s->avail_in);
         produced = out_before - s->avail_out;
         if (produced > 0) {
             if (!tar_stream_done(gi->tar) &&
@@ -203,6 +259,8 @@ int gzip_index_feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct e
             gi->totout += (int64_t)produced;
         }
         if (ret == Z_STREAM_END) {
+            if (member_end(gi, err) != 0)
+                return -1;
             gi->state = BETWEEN_MEMBERS;
             gi->in_header = 0;
             continue;
@@ -219,16 +277,64 @@ int gzip_index_feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct e
             if (add_checkpoint(gi, (uint8_t)(s->data_type & 7), err) != 0)
                 return -1;
         }
-        if (s->data_type & 128)
+        if (s->data_type & 128) {
+            /* past the header (its own CRC, if any, was checked): the data's
+             * CRC-32 is computed on the hasher thread instead of here */
+            if (gi->in_header)
+                inflateValidate(s, 0);
             gi->in_header = 0;
+        }
     }
     return 0;
+}
+
+int gzip_index_feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct error *err)
+{
+    if (span_hasher_crc_mismatch(gi->hasher, 0) >= 0 || feed(gi, in, n, err) != 0)
+        return fail(gi, err);
+    return 0;
+}
+
+/* The input ended in a member's last block or trailer.  When zlib checked
+ * the CRC itself it failed on a complete but wrong CRC field even with the
+ * length field after it cut off, so find out whether the CRC field is
+ * complete, and check it: a copy of the stream given 8 more bytes and no
+ * room for output ends the member only if its deflate data had ended, and
+ * then leaves unused the trailer bytes the real input already had. */
+static int check_cut_trailer(struct gzip_index *gi, struct error *err)
+{
+    static const uint8_t more[8];
+    uint8_t none;
+    z_stream probe;
+    size_t have = 0;
+    int64_t at;
+
+    if (inflateCopy(&probe, &gi->strm) != Z_OK)
+        return 0;
+    probe.next_in = (Bytef *)more;
+    probe.avail_in = sizeof(more);
+    probe.next_out = &none;
+    probe.avail_out = 0;
+    if (inflate(&probe, Z_NO_FLUSH) == Z_STREAM_END)
+        have = probe.avail_in;
+    inflateEnd(&probe);
+    if (have < 4)
+        return 0;
+    span_hasher_crc(gi->hasher, gi->out + gi->crc_from, gi->opos - gi->crc_from, NULL);
+    gi->crc_from = gi->opos;
+    span_hasher_member_end(gi->hasher, le32(gi->tail + sizeof(gi->tail) - have),
+                           gi->totin - (int64_t)have);
+    at = span_hasher_crc_mismatch(gi->hasher, 1);
+    return at >= 0 ? crc_mismatch_error(at, err) : 0;
 }
 
 int gzip_index_finish(struct gzip_index *gi, struct error *err)
 {
     long long at = (long long)gi->totin;
+    int64_t bad = span_hasher_crc_mismatch(gi->hasher, 1);
 
+    if (bad >= 0)
+        return crc_mismatch_error(bad, err);
     if (gi->state == BETWEEN_MEMBERS) {
         RETURN_ERROR_IF(gi->magic_have > 0, err,
                         "trailing garbage after the last gzip member at compressed byte %lld", at);
@@ -237,12 +343,13 @@ int gzip_index_finish(struct gzip_index *gi, struct error *err)
          * and the output buffer before the caller builds the ztoc */
         inflateEnd(&gi->strm);
         gi->ready = 0;
-        free(gi->out);
-        gi->out = NULL;
+        gi->out = NULL; /* the hasher's pool frees it */
         return 0;
     }
     if (gi->in_header)
         return error_set(err, "truncated gzip: input ends at compressed byte %lld, inside the gzip header", at);
+    if (gi->saw_last_block && check_cut_trailer(gi, err) != 0)
+        return -1;
     if (gi->saw_last_block)
         return error_set(err, "truncated gzip: input ends at compressed byte %lld, before the end of the "
                               "last block or the gzip trailer", at);

@@ -1,11 +1,12 @@
 /* gzip_index.h -- one-pass zlib checkpointer for gzip layers (soci-format.md §2.2)
  *
- * Inflates with Z_BLOCK and records a checkpoint {in, out, bits, 32 KiB
- * window} after the gzip header and then at the first deflate block end
- * after more than span_size uncompressed bytes, exactly where upstream's
- * zran-derived builder puts them.  Multi-member streams (pigz) are followed
- * across members.  The inflated bytes go to the tar parser, and each
- * checkpoint is announced to the span hasher as a span boundary.
+ * Inflates (with Z_BLOCK where a block end can matter) and records a
+ * checkpoint {in, out, bits, 32 KiB window} after the gzip header and then
+ * at the first deflate block end after more than span_size uncompressed
+ * bytes, exactly where upstream's zran-derived builder puts them.
+ * Multi-member streams (pigz) are followed across members.  The inflated
+ * bytes go to the tar parser, and to the span hasher's thread for their
+ * CRC-32; each checkpoint is announced to the span hasher as a span boundary.
  */
 #ifndef SOCI_GZIP_INDEX_H
 #define SOCI_GZIP_INDEX_H

@@ -1,6 +1,7 @@
 /* layer_index.c -- one layer to one ztoc (see layer_index.h) */
 #include "layer_index.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +17,14 @@
 #include "ztoc.h"
 
 #define SNIFF_SIZE 4
+#define PREFAULT_STEP (256 * 1024) /* entries array faulted in this far ahead */
 
 struct layer_indexer {
     struct layer_index_opts opts;
     struct arena *arena;
     struct ztoc_entry *entries;
     size_t nentries, entries_cap;
+    size_t entries_faulted;      /* bytes of entries[] already faulted in */
     int xattr_free;
 
     struct tar_stream *tar;
@@ -103,6 +106,13 @@ static int on_entry(void *ctx, const struct tar_header *h, struct error *err)
         RETURN_ERROR_IF(ne == NULL, err, "out of memory for the TOC");
         li->entries = ne;
         li->entries_cap = ncap;
+    }
+    if ((li->nentries + 1) * sizeof(*e) > li->entries_faulted) {
+        size_t cap_bytes = li->entries_cap * sizeof(*e);
+        size_t step = cap_bytes - li->entries_faulted < PREFAULT_STEP
+                          ? cap_bytes - li->entries_faulted : PREFAULT_STEP;
+        span_hasher_prefault((uint8_t *)li->entries + li->entries_faulted, step);
+        li->entries_faulted += step;
     }
     e = &li->entries[li->nentries];
     memset(e, 0, sizeof(*e));
