@@ -1511,14 +1511,14 @@ static int upload(struct reg_client *c, const char *repo, const char *digest, in
     int found = 0, mounted = 0, attempt;
     int64_t have;
 
-    *uploaded = 0;
+    *uploaded = REG_UPLOAD_SKIPPED;
     if (reg_blob_head(c, repo, digest, &have, &found, err) != 0)
         return -1;
     if (found)
         return 0;
     for (attempt = 0;; attempt++) {
         if (upload_once(c, repo, digest, size, source, ctx, bytes, mount_from, &mounted, err) == 0) {
-            *uploaded = !mounted;
+            *uploaded = mounted ? REG_UPLOAD_MOUNTED : REG_UPLOAD_SENT;
             return 0;
         }
         if (attempt >= 2)

@@ -101,7 +101,13 @@ int reg_blob_get_ranges(struct reg_client *c, const char *repo, const char *dige
 /* upload source: pread-style reader over size bytes */
 typedef int (*reg_source_fn)(void *ctx, int64_t off, uint8_t *buf, size_t n, struct error *err);
 
-/* upload a blob unless the repository has it; *uploaded tells which */
+/* upload a blob unless the repository has it; with mount_from (another
+ * repository of the same registry) ask for a cross-repo mount first, which
+ * the registry may refuse (then the bytes go up).  *uploaded: 0 the blob was
+ * there, 1 its bytes were sent, 2 the registry mounted it (REG_UPLOAD_*) */
+#define REG_UPLOAD_SKIPPED 0
+#define REG_UPLOAD_SENT 1
+#define REG_UPLOAD_MOUNTED 2
 int reg_blob_upload(struct reg_client *c, const char *repo, const char *digest, int64_t size,
                     reg_source_fn source, void *ctx, const char *mount_from, int *uploaded, struct error *err);
 int reg_blob_upload_bytes(struct reg_client *c, const char *repo, const char *digest, const uint8_t *data,

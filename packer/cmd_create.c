@@ -129,7 +129,7 @@ static int create_remote(const char *arg, const char *layout_dir, int push, stru
     if (remote_store_image(client, &r, &set, &target, &l, tag, &err) != 0 || packer_finish(pk, &err) != 0)
         goto out;
     if (push) {
-        struct push_out out = {stdout, quiet};
+        struct push_out out = {stdout, quiet, NULL};
         for (k = 0; k < packer_count(pk); k++) {
             struct packed_index pi;
             if (packer_result(pk, k, &pi) != 0 ||

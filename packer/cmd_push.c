@@ -2,12 +2,15 @@
  *
  *   soci push [--plain-http] [--insecure] [--user U[:P]] [--password-stdin]
  *             [--existing-index warn|skip|allow] [--platform P]... [--all-platforms]
- *             [-q] oci:DIR[:TAG] REGISTRY/REPO[:TAG]
+ *             [--mount-from REPO] [-q] oci:DIR[:TAG] REGISTRY/REPO[:TAG]
  *
  * Pushes the image first if the registry lacks it, then each platform's
  * SOCI index v1 (its blobs, then the manifest by digest, then the referrers
  * fallback tag when the registry has no referrers API).  A SOCI-enabled
  * (v2) image from `soci convert` goes up as a whole, indexes and all.
+ * --mount-from names a repository of the same registry that holds the
+ * image's blobs: each missing blob is mounted from it (one request, no
+ * bytes) where the registry allows, else uploaded as usual.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -30,7 +33,22 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: soci push [--plain-http] [--insecure] [--user U[:P]] [--password-stdin]\n"
                "                 [--existing-index warn|skip|allow] [--platform P]... [--all-platforms]\n"
-               "                 [-q] oci:DIR[:TAG] REGISTRY/REPO[:TAG]\n");
+               "                 [--mount-from REPO] [-q] oci:DIR[:TAG] REGISTRY/REPO[:TAG]\n");
+}
+
+/* a repository name as the distribution spec allows its characters (it
+ * goes into the upload URL's query) */
+static int repo_name_valid(const char *s)
+{
+    const char *p;
+
+    if (s[0] == '\0' || strlen(s) > 255)
+        return 0;
+    for (p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '/' || *p == '.' || *p == '_' ||
+              *p == '-'))
+            return 0;
+    return 1;
 }
 
 /* is the layout's target a converted (v2) image: an index holding SOCI v2 entries? */
@@ -63,6 +81,7 @@ int cmd_push(int argc, char **argv)
         {"existing-index", required_argument, NULL, 'e'},
         {"platform", required_argument, NULL, 'p'},
         {"all-platforms", no_argument, NULL, 'a'},
+        {"mount-from", required_argument, NULL, 'm'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -74,7 +93,7 @@ int cmd_push(int argc, char **argv)
     struct catalog cat;
     struct reg_ref ref;
     struct reg_client *c = NULL;
-    struct push_out out = {stdout, 0};
+    struct push_out out = {stdout, 0, NULL};
     struct error err;
     enum existing_mode mode = EXISTING_WARN;
     char dir[4096], tag[512];
@@ -111,6 +130,13 @@ int cmd_push(int argc, char **argv)
             break;
         case 'a':
             sel.all = 1;
+            break;
+        case 'm':
+            if (!repo_name_valid(optarg)) {
+                fprintf(stderr, "soci: --mount-from wants a repository name (lowercase letters, digits and . _ - /)\n");
+                return 2;
+            }
+            out.mount_from = optarg;
             break;
         case 'q':
             out.quiet = 1;

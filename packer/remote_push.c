@@ -34,11 +34,13 @@ static int push_blob(struct reg_client *c, struct oci_layout *l, const char *rep
         return -1;
     if (out->lines && !out->quiet)
         fprintf(out->lines, "pushing artifact with digest: %s\n", digest);
-    rc = reg_blob_upload(c, repo, digest, size, read_blob, &src, NULL, &uploaded, err);
+    rc = reg_blob_upload(c, repo, digest, size, read_blob, &src, out->mount_from, &uploaded, err);
     close(src.fd);
     if (rc != 0)
         return -1;
-    if (out->lines && !out->quiet)
+    if (out->lines && !out->quiet && uploaded == REG_UPLOAD_MOUNTED)
+        fprintf(out->lines, "mounted artifact with digest: %s from %s\n", digest, out->mount_from);
+    else if (out->lines && !out->quiet)
         fprintf(out->lines, "%s artifact with digest: %s\n", uploaded ? "successfully pushed" : "skipped", digest);
     return 0;
 }

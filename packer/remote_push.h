@@ -18,6 +18,7 @@
 struct push_out {
     FILE *lines;     /* upstream's lines, or NULL */
     int quiet;       /* print only the index digest */
+    const char *mount_from; /* a repository of the same registry holding the blobs, or NULL */
 };
 
 /* the image (manifest or index, recursively, with every present blob) */
