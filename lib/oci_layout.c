@@ -2,6 +2,7 @@
 #include "oci_layout.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,8 +107,38 @@ void layout_close(struct oci_layout *l)
     l->dir = NULL;
 }
 
+/* is name one of our temporaries, ".<final>.tmp.XXXXXX" (fileio.c)? */
+static int is_our_temp(const char *name)
+{
+    size_t n = strlen(name);
+    const char *t;
+
+    if (name[0] != '.' || n < 13)
+        return 0;
+    t = name + n - 11;
+    return strncmp(t, ".tmp.", 5) == 0 && t > name + 1 && strspn(t + 5, "abcdefghijklmnopqrstuvwxyz"
+                                                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == 6;
+}
+
+/* remove the temporaries a killed writer left in dir (we hold the lock, so
+ * no live writer of ours owns them) */
+static void sweep_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL)
+        if (is_our_temp(e->d_name))
+            (void)unlinkat(dirfd(d), e->d_name, 0);
+    closedir(d);
+}
+
 int layout_lock(struct oci_layout *l, struct error *err)
 {
+    char path[4096];
+
     if (l->locked)
         return 0;
     if (flock(l->dir_fd, LOCK_EX | LOCK_NB) != 0) {
@@ -117,6 +148,9 @@ int layout_lock(struct oci_layout *l, struct error *err)
         return error_set(err, "%s: lock: %s", l->dir, strerror(errno));
     }
     l->locked = 1;
+    sweep_temps(l->dir);
+    snprintf(path, sizeof(path), "%s/blobs/sha256", l->dir);
+    sweep_temps(path);
     return 0;
 }
 

@@ -31,7 +31,9 @@ int layout_ref_parse(const char *s, char *dir, size_t dir_len, char *ref, size_t
 int layout_open(struct oci_layout *l, const char *dir, int create, struct error *err);
 void layout_close(struct oci_layout *l);
 
-/* exclusive lock on the layout; fails at once when another process has it */
+/* exclusive lock on the layout; fails at once when another process has it.
+ * Once held, the temporaries a killed writer left behind (".NAME.tmp.XXXXXX"
+ * beside index.json and in blobs/sha256) are removed. */
 int layout_lock(struct oci_layout *l, struct error *err);
 
 int layout_read_index(struct oci_layout *l, json_t **index, struct error *err);
