@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -34,9 +35,30 @@ static const char ACCEPT_MANIFESTS[] =
 
 /* ---- references ---- */
 
-static int is_loopback(const char *host)
+/* host[:port] names this machine's loopback: localhost, 127.0.0.0/8 as
+ * an address, [::1] (a name that merely starts like one, such as
+ * 127.example.com or localhost.example.com, does not count) */
+int reg_host_is_loopback(const char *host)
 {
-    return strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost", 9) == 0 || strncmp(host, "[::1]", 5) == 0;
+    char name[64];
+    struct in_addr a;
+    size_t n;
+
+    if (strncmp(host, "[::1]", 5) == 0)
+        return host[5] == '\0' || host[5] == ':';
+    n = strcspn(host, ":");
+    if (n >= sizeof(name))
+        return 0;
+    if (host[n] == ':') { /* a port: one or more digits, nothing after */
+        size_t digits = strspn(host + n + 1, "0123456789");
+        if (digits == 0 || host[n + 1 + digits] != '\0')
+            return 0;
+    }
+    memcpy(name, host, n);
+    name[n] = '\0';
+    if (strcmp(name, "localhost") == 0)
+        return 1;
+    return inet_pton(AF_INET, name, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
 int reg_ref_looks_remote(const char *s)
@@ -168,7 +190,12 @@ struct token {
 
 struct reg_client {
     char host[256];
-    const char *scheme;
+    /* 1: http; 0: https.  A loopback registry without --plain-http is
+     * tried with https first and switched to http (once, for every
+     * thread) when it answers the TLS handshake with something else, as
+     * docker does for localhost; read and written atomically */
+    int use_http;
+    int loopback_auto;
     struct reg_opts opts;
     char user[256], pass[1024];
     int have_creds;
@@ -185,6 +212,11 @@ struct reg_client {
     int no_multirange;
     struct reg_stats stats;
 };
+
+static const char *scheme_of(const struct reg_client *c)
+{
+    return __atomic_load_n(&c->use_http, __ATOMIC_RELAXED) ? "http" : "https";
+}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_ALL); }
@@ -226,7 +258,8 @@ struct reg_client *reg_client_new(const char *host, const struct reg_opts *opts,
         c->opts.connect_timeout_ms = 10000;
     if (c->opts.low_speed_secs <= 0)
         c->opts.low_speed_secs = 30;
-    c->scheme = (opts->plain_http || is_loopback(host)) ? "http" : "https";
+    c->use_http = opts->plain_http;
+    c->loopback_auto = !opts->plain_http && reg_host_is_loopback(host);
     if (opts->user) {
         const char *colon = strchr(opts->user, ':');
         if (colon) {
@@ -671,9 +704,10 @@ static int fetch_token(struct reg_client *c, const char *realm, const char *serv
  * opaque state there) */
 static const char *msg_url(const struct reg_client *c, const char *url, char *out, size_t n)
 {
-    size_t sl = strlen(c->scheme), hl = strlen(c->host);
+    const char *scheme = scheme_of(c);
+    size_t sl = strlen(scheme), hl = strlen(c->host);
 
-    if (strncmp(url, c->scheme, sl) == 0 && strncmp(url + sl, "://", 3) == 0 &&
+    if (strncmp(url, scheme, sl) == 0 && strncmp(url + sl, "://", 3) == 0 &&
         strncmp(url + sl + 3, c->host, hl) == 0 && url[sl + 3 + hl] == '/')
         url += sl + 3 + hl;
     snprintf(out, n, "%.*s", (int)strcspn(url, "?"), url);
@@ -700,17 +734,27 @@ static void describe_error(const struct resp *rs, char *out, size_t n)
 /* a Location header made absolute; -1 when it does not fit */
 static int absolute_url(const struct reg_client *c, const char *loc, char *out, size_t n)
 {
-    size_t sl = strlen(c->scheme), hl = strlen(c->host), ll = strlen(loc);
+    const char *scheme = scheme_of(c);
+    size_t sl = strlen(scheme), hl = strlen(c->host), ll = strlen(loc);
 
     if (loc[0] != '/')
         return str_copy(out, n, loc);
     if (sl + 3 + hl + ll + 1 > n)
         return -1;
-    memcpy(out, c->scheme, sl);
+    memcpy(out, scheme, sl);
     memcpy(out + sl, "://", 3);
     memcpy(out + sl + 3, c->host, hl);
     memcpy(out + sl + 3 + hl, loc, ll + 1);
     return 0;
+}
+
+/* is url "https://HOST/..." for this client's registry host? */
+static int https_to_registry(const struct reg_client *c, const char *url)
+{
+    size_t hl = strlen(c->host);
+
+    return strncmp(url, "https://", 8) == 0 && strncmp(url + 8, c->host, hl) == 0 &&
+           (url[8 + hl] == '/' || url[8 + hl] == '\0');
 }
 
 static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct error *err)
@@ -725,7 +769,7 @@ static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct
     for (;;) {
         CURL *h = acquire(c);
         struct curl_slist *hdrs = NULL;
-        char auth[9000], scope[600], range[80];
+        char auth[9000], scope[600], range[80], ebuf[CURL_ERROR_SIZE];
         CURLcode cc;
         int i, same_host, sent_basic = 0;
         int resuming = rq->resumable && rs->delivered > 0;
@@ -804,8 +848,11 @@ static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct
         } else if (strcmp(rq->method, "GET") != 0) {
             curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
         }
+        ebuf[0] = '\0';
+        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
         cc = curl_easy_perform(h);
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
+        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
         curl_slist_free_all(hdrs);
         release(c, h);
         pthread_mutex_lock(&c->mu);
@@ -828,6 +875,17 @@ static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct
                         (long long)rs->expect_start, rs->content_range);
         RETURN_ERROR_IF(rs->too_big, err, "registry %s: %s %s: the answer is larger than allowed", c->host,
                         rq->method, msg_url(c, rq->url, where, sizeof(where)));
+        if (cc == CURLE_SSL_CONNECT_ERROR && c->loopback_auto && rs->delivered == 0 && https_to_registry(c, url)) {
+            /* a loopback registry that does not speak TLS: http from now on */
+            __atomic_store_n(&c->use_http, 1, __ATOMIC_RELAXED);
+            memmove(url + 4, url + 5, strlen(url + 5) + 1);
+            if (https_to_registry(c, rq->url)) /* for messages */
+                memmove(rq->url + 4, rq->url + 5, strlen(rq->url + 5) + 1);
+            continue;
+        }
+        RETURN_ERROR_IF(cc == CURLE_PEER_FAILED_VERIFICATION, err,
+                        "registry %s: TLS certificate not trusted (%s); --insecure skips the check", c->host,
+                        ebuf[0] ? ebuf : curl_easy_strerror(cc));
         if (cc != CURLE_OK) {
             /* connection trouble: retry; a download resumes where it stopped */
             if (attempt < c->opts.max_retries && (rq->resumable || rs->delivered == 0)) {
@@ -987,7 +1045,7 @@ static void base_url(struct reg_client *c, char *out, size_t n, const char *fmt,
 static void base_url(struct reg_client *c, char *out, size_t n, const char *fmt, ...)
 {
     va_list ap;
-    int k = snprintf(out, n, "%s://%s", c->scheme, c->host);
+    int k = snprintf(out, n, "%s://%s", scheme_of(c), c->host);
 
     va_start(ap, fmt);
     vsnprintf(out + k, n - (size_t)k, fmt, ap);
@@ -998,6 +1056,10 @@ static int status_error(struct reg_client *c, const struct req *rq, const struct
 {
     char detail[256], where[300];
 
+    /* Go's TLS servers answer plain http with this 400 */
+    if (rs->status == 400 && strncmp(rq->url, "http://", 7) == 0 && rs->body != NULL &&
+        memmem(rs->body, rs->len, "HTTPS server", 12) != NULL)
+        return error_set(err, "registry %s speaks HTTPS, not plain http: drop --plain-http", c->host);
     describe_error(rs, detail, sizeof(detail));
     return error_set(err, "registry %s: %s %s: %ld%s", c->host, rq->method, msg_url(c, rq->url, where, sizeof(where)),
                      rs->status, detail);

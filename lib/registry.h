@@ -38,6 +38,11 @@ const char *reg_ref_reference(const struct reg_ref *r);
 /* does s look like a registry reference rather than a path or oci: ref? */
 int reg_ref_looks_remote(const char *s);
 
+/* does host[:port] name this machine's loopback (localhost, 127.0.0.0/8,
+ * [::1])?  Such a registry is tried with https, then http if it does not
+ * speak TLS; any other needs --plain-http for http. */
+int reg_host_is_loopback(const char *host);
+
 struct reg_opts {
     int plain_http;        /* http:// (implied for loopback hosts) */
     int insecure;          /* skip TLS certificate verification */

@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
 zlib1g-dev libssl-dev libfuse3-dev fuse3 libcurl4-openssl-dev libmsgpack-dev libjansson-dev
 libsqlite3-dev
 python3 flatbuffers-compiler pigz busybox-static skopeo umoci docker-registry apache2-utils
-curl iproute2 attr procps gztool python3-indexed-gzip archivemount hyperfine isal python3-jwt strace time"
+curl openssl iproute2 attr procps gztool python3-indexed-gzip archivemount hyperfine isal python3-jwt strace time"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -2,12 +2,13 @@
 # scripts/registry.sh -- a throwaway OCI registry (Debian's docker-registry,
 # distribution 2.8.2) on 127.0.0.1, for tests and benchmarks.
 #
-#   scripts/registry.sh start DIR [--htpasswd FILE]
+#   scripts/registry.sh start DIR [--htpasswd FILE] [--tls CERT KEY]
 #   scripts/registry.sh stop DIR
 #
 # start: serves plain HTTP on 127.0.0.1 at a free port, storage under
 #   DIR/storage, deletes enabled; with --htpasswd, Basic auth against FILE
-#   (bcrypt entries: `htpasswd -Bbn USER PASS >FILE`).  Writes DIR/config.yml,
+#   (bcrypt entries: `htpasswd -Bbn USER PASS >FILE`); with --tls, HTTPS with
+#   that PEM certificate and key instead of plain HTTP.  Writes DIR/config.yml,
 #   DIR/port (the port), DIR/pid (the server's pid) and DIR/log, prints the
 #   port on stdout, and returns once `GET http://127.0.0.1:PORT/v2/` answers
 #   (200, or 401 with auth) -- at most about 10 seconds, else it stops the
@@ -24,7 +25,7 @@
 set -u
 
 usage() {
-    echo "usage: registry.sh start DIR [--htpasswd FILE] | registry.sh stop DIR" >&2
+    echo "usage: registry.sh start DIR [--htpasswd FILE] [--tls CERT KEY] | registry.sh stop DIR" >&2
     exit 2
 }
 
@@ -68,12 +69,20 @@ print(s.getsockname()[1])'
 start() {
     dir=$1
     htpasswd=${2:-}
+    cert=${3:-} key=${4:-}
+    proto=http
     command -v docker-registry >/dev/null 2>&1 || { echo "registry.sh: docker-registry is not installed" >&2; return 1; }
     mkdir -p "$dir/storage" || return 1
     dir=$(cd "$dir" && pwd)
     if [ -n "$htpasswd" ]; then
         [ -r "$htpasswd" ] || { echo "registry.sh: cannot read $htpasswd" >&2; return 1; }
         htpasswd=$(cd "$(dirname "$htpasswd")" && pwd)/$(basename "$htpasswd")
+    fi
+    if [ -n "$cert" ]; then
+        [ -r "$cert" ] && [ -r "$key" ] || { echo "registry.sh: cannot read $cert or $key" >&2; return 1; }
+        cert=$(cd "$(dirname "$cert")" && pwd)/$(basename "$cert")
+        key=$(cd "$(dirname "$key")" && pwd)/$(basename "$key")
+        proto=https
     fi
     stop "$dir"
     attempt=0
@@ -99,6 +108,11 @@ start() {
             echo "    enabled: true"
             echo "http:"
             echo "  addr: 127.0.0.1:$port"
+            if [ -n "$cert" ]; then
+                echo "  tls:"
+                echo "    certificate: $cert"
+                echo "    key: $key"
+            fi
             if [ -n "$htpasswd" ]; then
                 echo "auth:"
                 echo "  htpasswd:"
@@ -112,7 +126,7 @@ start() {
         echo "$port" >"$dir/port"
         i=0
         while [ $i -lt 100 ] && alive "$pid"; do
-            code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/v2/" 2>/dev/null)
+            code=$(curl -k -s -o /dev/null -m 2 -w '%{http_code}' "$proto://127.0.0.1:$port/v2/" 2>/dev/null)
             case "$code" in
             200 | 401)
                 echo "$port"
@@ -134,12 +148,15 @@ cmd=$1 dir=$2
 shift 2
 case "$cmd" in
 start)
-    hp=""
-    if [ $# -gt 0 ]; then
-        [ "$1" = --htpasswd ] && [ $# -eq 2 ] || usage
-        hp=$2
-    fi
-    start "$dir" "$hp"
+    hp="" cert="" key=""
+    while [ $# -gt 0 ]; do
+        case "$1" in
+        --htpasswd) [ $# -ge 2 ] || usage; hp=$2; shift 2 ;;
+        --tls) [ $# -ge 3 ] || usage; cert=$2 key=$3; shift 3 ;;
+        *) usage ;;
+        esac
+    done
+    start "$dir" "$hp" "$cert" "$key"
     ;;
 stop)
     [ $# -eq 0 ] || usage
