@@ -26,9 +26,14 @@
 #   every file, cold   fresh --cache-dir, mount, `tar -cf - . | cat >/dev/null`
 #                      (a pipe: GNU tar skips reading files when writing to
 #                      /dev/null itself), mount included
-#   every file, warm   the same tar again on the same mount
-#   re-mount           a new mount on the filled disk cache, the same tar
-#   ext4               the same tar and find -ls on the extracted tree
+#   every file, warm   the same tar again on the same mount (once more, in
+#                      the first repetition, with a --cache-mem that holds the
+#                      whole decompressed layer: a diagnosis, see the notes)
+#   re-mount           a new mount on the filled disk cache (its compressed
+#                      spans: the decompressed tier is each mount's own), the
+#                      same tar
+#   ext4               the same tar (its second pass) and find -ls on the
+#                      extracted tree
 #   archivemount       Debian archivemount (FUSE 2 + libarchive) on the local
 #                      layer file: mount, the small file, find -ls; every file
 #                      once (AM_TIMEOUT, 180 s, bounds it)
@@ -306,11 +311,12 @@ mount_soci() {
         sleep 0.002
     done
 }
-state() { # MOUNTPOINT: "bytesFetched rangeRequests spansFetched spans diskCacheHits" from the state file
-    $PY -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["bytesFetched"], s["rangeRequests"], s["spansFetched"], s["spans"], s["diskCacheHits"])' \
+state() { # MOUNTPOINT: "bytesFetched rangeRequests spansFetched spans diskCacheHits decompressedCacheHits" from the state file
+    $PY -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["bytesFetched"], s["rangeRequests"], s["spansFetched"], s["spans"], s["diskCacheHits"], s["decompressedCacheHits"])' \
         "$1/.soci-snapshotter/$LDIGEST.json"
 }
 disk_hits() { state "$1" | cut -d' ' -f5; }
+dec_hits() { state "$1" | cut -d' ' -f6; }
 hwm() { awk '/^VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 CHECKS=""
@@ -357,10 +363,10 @@ for rep in $(seq 1 "$REPS"); do
     tar_all "$RUNS/mnt-a"
     record all-cold "$rep" "$(since "$t0")" "$tm" $(state "$RUNS/mnt-a")
     wait_idle
-    h0=$(disk_hits "$RUNS/mnt-a")
+    h0=$(disk_hits "$RUNS/mnt-a") u0=$(dec_hits "$RUNS/mnt-a")
     t0=$(now)
     tar_all "$RUNS/mnt-a"
-    record all-warm "$rep" "$(since "$t0")" $(($(disk_hits "$RUNS/mnt-a") - h0))
+    record all-warm "$rep" "$(since "$t0")" $(($(disk_hits "$RUNS/mnt-a") - h0)) $(($(dec_hits "$RUNS/mnt-a") - u0))
     record rss-soci "$rep" "$(hwm "$MPID")"
     if [ "$rep" -eq 1 ]; then
         (cd "$RUNS/mnt-a" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) >"$RUNS/sum.mount"
@@ -386,10 +392,10 @@ for rep in $(seq 1 "$REPS"); do
         mount_soci "$RUNS/mnt-a" "$RUNS/cache-a" $mount_soci_opts
         tar_all "$RUNS/mnt-a"
         wait_idle
-        h0=$(disk_hits "$RUNS/mnt-a")
+        h0=$(disk_hits "$RUNS/mnt-a") u0=$(dec_hits "$RUNS/mnt-a")
         t0=$(now)
         tar_all "$RUNS/mnt-a"
-        record all-warm-bigmem "$rep" "$(since "$t0")" $(($(disk_hits "$RUNS/mnt-a") - h0))
+        record all-warm-bigmem "$rep" "$(since "$t0")" $(($(disk_hits "$RUNS/mnt-a") - h0)) $(($(dec_hits "$RUNS/mnt-a") - u0))
         unmount "$RUNS/mnt-a"
         rm -rf "$RUNS/cache-a"
     fi
@@ -469,7 +475,8 @@ o.append("- Link: network namespaces $NS_C (clients: soci-mount, curl) and $NS_S
          "\`tc tbf rate $RATE burst 64kb latency 50ms\` on both ends. Measured: a request on a kept connection takes $LINK_RTT ms; "
          "download+extract ran at %.1f MB/s of compressed layer (median)." % (csize / 1e6 / med("download-extract")))
 o.append("- soci-mount: \`soci-mount -f --plain-http --cache-dir FRESH $MOUNT_OPTS $ADDR_S:$PROXY_PORT/$REPO:t --layer DIGEST MNT\` "
-         "started with \`nsenter --net\` into $NS_C (defaults: 256 MiB memory cache, 2 GiB disk cache, background fetch after 30 s idle). "
+         "started with \`nsenter --net\` into $NS_C (defaults: 256 MiB memory cache; 2 GiB disk cache for the compressed spans "
+         "and, decompressed, the spans evicted from memory; background fetch after 30 s idle). "
          "Times include starting soci-mount (index discovery, the ztoc, span 0's check) up to the first answer from the mount.")
 o.append("- Small file: \`$SMALL\` ($SMALL_SIZE bytes at %.0f%% of the layer). \"Every file\" = \`tar -C DIR -cf - . | cat >/dev/null\`."
          % (100.0 * $SMALL_OFF / usize))
@@ -488,7 +495,7 @@ row("&nbsp;&nbsp;of which the read", "small-cold", 2)
 row("every file, cold soci-mount (mount included)", "all-cold")
 row("every file, warm (same mount, second pass)", "all-warm")
 row("every file, warm, \`--cache-mem\` above the decompressed layer (once)", "all-warm-bigmem")
-row("every file, new mount on the filled disk cache", "all-remount")
+row("every file, new mount on the filled disk cache (compressed spans)", "all-remount")
 row("every file, extracted tree on ext4 (second pass: page cache warm)", "all-ext4")
 row("\`find -ls\`, fresh soci-mount", "find-soci")
 row("\`find -ls\`, extracted tree on ext4", "find-ext4")
@@ -529,16 +536,21 @@ if "all-warm-bigmem" in rows:
              % (med("all-ext4") / med("all-warm-bigmem")))
 o.append("## Notes\n")
 o.append("- The warm pass reads through the kernel's page cache; what the kernel dropped since the cold pass comes back "
-         "from soci-mount, which decompresses the whole span (4 MiB) holding it unless that span is in its memory cache "
-         "(\`--cache-mem\`, 256 MiB by default: %d of this layer's %d spans). Warm passes here decompressed %d spans again "
-         "(median; %s with the big memory cache). On these VMs a kernel DAMON scheme (kdamond) pages out idle page cache "
-         "continuously, a few per cent of both the mount's and the ext4 tree's pages within a minute: cheap to read again "
-         "from ext4, a span decompression for the mount."
-         % (min(256 * 1048576 // max(1, usize // nsp), nsp), nsp, st.median(col("all-warm", 1, int)),
+         "from soci-mount: from its memory cache (\`--cache-mem\`, 256 MiB by default: %d of this layer's %d spans) or, "
+         "for a span evicted from it, from the decompressed tier of its disk cache (a pread of just the bytes asked "
+         "for; the spans evicted during the cold pass were written there by a writer thread). Warm passes here read "
+         "%d times from that tier and decompressed %d spans again (medians; the big memory cache: %s and %s). On these "
+         "VMs a kernel DAMON scheme (kdamond) pages out idle page cache continuously, a few per cent of both the "
+         "mount's and the ext4 tree's pages within a minute: the mount's come back through FUSE, the ext4 tree's "
+         "straight from the page cache's backing file."
+         % (min(256 * 1048576 // max(1, usize // nsp), nsp), nsp, st.median(col("all-warm", 2, int)),
+            st.median(col("all-warm", 1, int)),
+            col("all-warm-bigmem", 2, int)[0] if "all-warm-bigmem" in rows else "-",
             col("all-warm-bigmem", 1, int)[0] if "all-warm-bigmem" in rows else "-"))
 o.append("- \"Every file, cold\" includes starting soci-mount; bytes over the link: the layer once, plus the ztoc "
-         "(%.1f MB). soci-mount fetches ahead of a sequential reader (readahead, 2 requests in flight), so the link "
-         "stays busy while spans are decompressed.\n" % (ztoc / 1e6))
+         "(%.1f MB). soci-mount fetches ahead of a sequential reader (readahead: a window growing to 128 spans, "
+         "3 requests of up to 4 MiB in flight, the 8 spans right after the reader decompressed on those threads), "
+         "so the link stays busy while spans are decompressed.\n" % (ztoc / 1e6))
 o.append("Other ratios: small file, the read alone after the mount: %.0fx faster than download + extract; "
          "\`find -ls\` soci-mount / ext4: %.2fx the time; archivemount / soci-mount for \`find -ls\`: %.2fx; "
          "every file on a re-mount with the disk cache full / ext4: %.2fx the time.\n"

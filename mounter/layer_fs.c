@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gojson.h"
@@ -33,6 +34,9 @@ static void fill_stat(const struct layer_fs *lfs, uint64_t id, struct stat *st)
         st->st_mode = S_IFREG | 0400;
         st->st_nlink = 1;
         st->st_size = 4096;
+        /* always new: with auto_inval_data the kernel drops what it cached
+         * of it on every read (its attributes are never cached) */
+        clock_gettime(CLOCK_REALTIME, &st->st_mtim);
         return;
     }
     {
@@ -73,9 +77,24 @@ static void reply_entry(fuse_req_t req, struct layer_fs *lfs, uint64_t id)
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-    (void)userdata;
-    /* immutable content: no invalidation on attribute changes */
-    conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+    struct layer_fs *lfs = userdata;
+
+    /* Zero-message opens: once op_open / op_opendir answer ENOSYS the
+     * kernel opens files (with FOPEN_KEEP_CACHE) and directories (with
+     * FOPEN_CACHE_DIR) without a round trip, and sends no RELEASE: half of
+     * the requests of reading a tree whose pages are cached.  The state
+     * file is then page-cached like the rest; auto_inval_data and its
+     * ever-changing mtime (its attributes are never cached) make the
+     * kernel drop its pages on every read.  The layer's files have 1 h
+     * attributes and a fixed mtime: nothing is invalidated for them. */
+    if ((conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) && (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)) {
+        lfs->no_open = 1;
+        lfs->no_opendir = (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0;
+        conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+    } else {
+        /* immutable content: no invalidation on attribute changes */
+        conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+    }
     if (conn->capable & FUSE_CAP_READDIRPLUS)
         conn->want |= FUSE_CAP_READDIRPLUS;
     if (conn->capable & FUSE_CAP_ASYNC_READ)
@@ -180,6 +199,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_err(req, EISDIR);
         return;
     }
+    if (lfs->no_open) {
+        fuse_reply_err(req, ENOSYS); /* this and every later open: the kernel's */
+        return;
+    }
     fi->keep_cache = 1;
     fuse_reply_open(req, fi);
 }
@@ -244,6 +267,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     }
     if (n == NULL || !S_ISDIR(n->mode)) {
         fuse_reply_err(req, n == NULL ? ENOENT : ENOTDIR);
+        return;
+    }
+    if (lfs->no_opendir) {
+        fuse_reply_err(req, ENOSYS);
         return;
     }
     fi->cache_readdir = 1;
@@ -562,6 +589,10 @@ int layer_fs_state_json(struct layer_fs *lfs, char *out, size_t n)
     gojson_int(&j, st.mem_hits);
     gojson_key(&j, "diskCacheHits");
     gojson_int(&j, st.disk_hits);
+    gojson_key(&j, "decompressedCacheHits");
+    gojson_int(&j, st.dec_hits);
+    gojson_key(&j, "decompressedSpans");
+    gojson_int(&j, st.dec_spans);
     gojson_key(&j, "verifyFailures");
     gojson_int(&j, st.verify_failures);
     gojson_key(&j, "spans");

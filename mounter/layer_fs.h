@@ -27,6 +27,7 @@ struct layer_fs {
     double timeout;             /* entry/attr cache seconds */
     int disable_xattrs;
     uint64_t state_dir, state_file;   /* FUSE node ids of the state entries */
+    int no_open, no_opendir;    /* the kernel opens files / directories without asking */
     struct fuse_session *se;
 };
 

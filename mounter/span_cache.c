@@ -1,6 +1,7 @@
 /* span_cache.c -- fetch, verify, decompress and cache spans (see span_cache.h) */
 #include "span_cache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -21,16 +22,20 @@
 #define MAX_RUN_BYTES ((int64_t)32 << 20)   /* one merged range request at most */
 #define MAX_SPAN_BYTES ((int64_t)1 << 30)
 /* readahead for sequential readers (with a disk cache only) */
-#define RA_WINDOW 8                         /* spans wanted ahead of the reader */
+#define RA_NEAR 8                           /* spans made ready ahead of the reader (memory LRU) */
+#define RA_WINDOW 128                       /* at most this many fetched ahead (disk cache) */
 #define RA_RUN_BYTES ((int64_t)4 << 20)     /* one readahead request at most */
 #define RA_GAP ((int64_t)1 << 20)           /* "sequential": this close after the last read */
-#define RA_THREADS 2                        /* readahead requests in flight */
+#define RA_THREADS 3                        /* readahead requests in flight */
 /* a span whose fetch for a reader failed at the source (after the client's
  * retries) this recently fails again at once: the kernel retries a failed
  * readahead with a read of its own, and every buffered reader waiting for
  * that page retries in turn -- without this, each would wait for the dead
  * registry again (N readers: N+1 times --fetch-timeout x attempts) */
 #define FAILED_MEMORY_MS 2000
+/* decompressed spans handed to the writer thread and not yet written: what
+ * memory they take on top of --cache-mem (see dec_keep) */
+#define DEC_QUEUE 8
 
 enum span_state { SPAN_EMPTY, SPAN_FETCHING, SPAN_READY };
 
@@ -40,6 +45,9 @@ struct span_slot {
     size_t len;
     int pins;
     int on_disk;
+    int dec_on_disk;        /* its decompressed bytes are in a file of ours (this mount's) */
+    int dec_queued;         /* handed to the writer for that file */
+    int64_t dec_seq;        /* when that file was written (evict the oldest first) */
     int ever_fetched;
     uint32_t fail_gen;      /* bumped each time a fetch of it fails */
     int64_t failed_ms;      /* when a reader's fetch of it failed at the source (0: never) */
@@ -58,7 +66,9 @@ struct span_cache {
     int32_t nspans;
     size_t mem_used;
     int32_t lru_head, lru_tail;
-    int64_t disk_used;
+    int64_t disk_used;          /* both tiers, the writer's reservations included */
+    int64_t dec_used;           /* of which decompressed files */
+    int64_t dec_seq;
     struct span_cache_stats st;
     char last_error[256];
     int checking_first;     /* span_cache_check_first: its error says it all */
@@ -71,10 +81,17 @@ struct span_cache {
     pthread_t ra[RA_THREADS];
     int nra;
     int32_t ra_next, ra_limit;  /* spans [ra_next, ra_limit) wanted, not yet claimed */
-    int ra_keep;                /* decompress into memory too (the budget has room) */
+    int ra_keep;                /* decompress the near ones into memory (the budget has room) */
     int64_t ra_prev_end;        /* where the previous read ended (-1: none yet) */
     int32_t ra_prev_span;       /* its last span */
+    int32_t ra_streak;          /* sequential span crossings in a row */
     pthread_cond_t ra_cond;
+    /* the decompressed tier's writer (see dec_keep) */
+    pthread_t dec_writer;
+    int dec_running;
+    struct dec_item { int32_t s; uint8_t *data; size_t len; } dec_q[DEC_QUEUE];
+    int dec_qn;
+    pthread_cond_t dec_cond;
 };
 
 static int64_t cstart(const struct span_cache *sc, int32_t s) { return zinfo_span_compressed_start(sc->zi, s); }
@@ -112,7 +129,10 @@ static void lru_push_front(struct span_cache *sc, int32_t s)
         sc->lru_tail = s;
 }
 
-/* make room for `need` bytes by dropping unpinned spans from the tail */
+static int dec_keep(struct span_cache *sc, int32_t s);
+
+/* make room for `need` bytes by dropping unpinned spans from the tail (to
+ * the decompressed tier when it takes them) */
 static void evict_for(struct span_cache *sc, size_t need)
 {
     int32_t s = sc->lru_tail;
@@ -122,7 +142,8 @@ static void evict_for(struct span_cache *sc, size_t need)
         struct span_slot *x = &sc->spans[s];
         if (x->state == SPAN_READY && x->pins == 0) {
             lru_unlink(sc, s);
-            free(x->data);
+            if (!dec_keep(sc, s))
+                free(x->data);
             x->data = NULL;
             sc->mem_used -= x->len;
             x->len = 0;
@@ -143,13 +164,11 @@ static void disk_path(const struct span_cache *sc, int32_t s, char *out, size_t 
  * fsync -- a file torn or lost in a crash fails the digest check when it
  * is loaded and is fetched again, so reads never wait for the disk (an
  * fsync per span cost 20-50 ms here) */
-static int write_cache_file(const char *path, const uint8_t *data, size_t n)
+static int write_cache_file(const char *path, const char *tmp, const uint8_t *data, size_t n)
 {
-    char tmp[4300];
     struct error err;
     int fd, rc;
 
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
@@ -162,22 +181,181 @@ static int write_cache_file(const char *path, const uint8_t *data, size_t n)
     return -1;
 }
 
+/* ---- the decompressed tier ----
+ *
+ * A span that leaves the memory LRU is written, decompressed, to a file of
+ * the disk cache by the writer thread (off the readers' path: evict_for
+ * only queues it, up to DEC_QUEUE spans) while the disk budget has room.  A
+ * later read that misses memory copies just the bytes it wants from that
+ * file (a pread) instead of decompressing the whole span again: what the
+ * kernel drops from its page cache comes back at the cost of a disk read,
+ * not of a span's decompression.  The bytes were decompressed from verified
+ * spans; the files are written under a temporary name and renamed, without
+ * fsync, in our private cache directory, and trusted by this mount only: a
+ * crash could leave a renamed file of the right size without its bytes,
+ * and they carry no digest to check them by, so a mount deletes what an
+ * earlier one left (and its own on exit).  A file missing or not of the
+ * span's size is forgotten and the read takes the compressed path (never
+ * wrong bytes).  The budget (--cache-disk) covers both tiers; a compressed
+ * span that needs room evicts decompressed files, oldest first. */
+
+static void dec_path(const struct span_cache *sc, int32_t s, char *out, size_t n)
+{
+    snprintf(out, n, "%s/u%d", sc->disk_dir, s);
+}
+
+/* caller holds mu; s leaves memory: 1 if the writer took its data */
+static int dec_keep(struct span_cache *sc, int32_t s)
+{
+    struct span_slot *x = &sc->spans[s];
+
+    if (!sc->dec_running || sc->stopping || x->dec_on_disk || x->dec_queued || sc->dec_qn == DEC_QUEUE ||
+        sc->disk_used + (int64_t)x->len > sc->opts.disk_budget)
+        return 0;
+    sc->dec_q[sc->dec_qn].s = s;
+    sc->dec_q[sc->dec_qn].data = x->data;
+    sc->dec_q[sc->dec_qn].len = x->len;
+    sc->dec_qn++;
+    x->dec_queued = 1;
+    sc->disk_used += (int64_t)x->len;  /* reserved until written (or not) */
+    sc->dec_used += (int64_t)x->len;
+    pthread_cond_signal(&sc->dec_cond);
+    return 1;
+}
+
+/* caller holds mu: s's decompressed file no longer counts (the caller
+ * deletes it) */
+static void dec_forget(struct span_cache *sc, int32_t s)
+{
+    int64_t n = uend(sc, s) - ustart(sc, s);
+
+    sc->spans[s].dec_on_disk = 0;
+    sc->disk_used -= n;
+    sc->dec_used -= n;
+}
+
+/* caller holds mu: forget the oldest decompressed file (not one queued or
+ * being written), its path in out; 0 if there is none */
+static int dec_evict_oldest(struct span_cache *sc, char *out, size_t n)
+{
+    int32_t s, victim = -1;
+
+    for (s = 0; s < sc->nspans; s++)
+        if (sc->spans[s].dec_on_disk && (victim < 0 || sc->spans[s].dec_seq < sc->spans[victim].dec_seq))
+            victim = s;
+    if (victim < 0)
+        return 0;
+    dec_forget(sc, victim);
+    dec_path(sc, victim, out, n);
+    return 1;
+}
+
+/* copy uncompressed bytes [from, to) of span s from its decompressed file
+ * into out; -1 (the file forgotten and deleted) if it is not there whole */
+static int dec_read(struct span_cache *sc, int32_t s, int64_t from, int64_t to, uint8_t *out)
+{
+    char path[4200];
+    struct stat st;
+    struct error err;
+    int fd, rc = -1, drop;
+
+    dec_path(sc, s, path, sizeof(path));
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (fstat(fd, &st) == 0 && st.st_size == uend(sc, s) - ustart(sc, s) &&
+            pread_full(fd, out, (size_t)(to - from), (off_t)(from - ustart(sc, s)), &err) == 0)
+            rc = 0;
+        close(fd);
+    }
+    if (rc == 0)
+        return 0;
+    pthread_mutex_lock(&sc->mu);
+    drop = sc->spans[s].dec_on_disk;
+    if (drop)
+        dec_forget(sc, s);
+    pthread_mutex_unlock(&sc->mu);
+    if (drop)
+        unlink(path);
+    return -1;
+}
+
+static void *dec_main(void *arg)
+{
+    struct span_cache *sc = arg;
+    char path[4200], tmp[4300];
+
+    pthread_mutex_lock(&sc->mu);
+    for (;;) {
+        struct dec_item it;
+        int rc;
+        while (!sc->stopping && sc->dec_qn == 0)
+            pthread_cond_wait(&sc->dec_cond, &sc->mu);
+        if (sc->stopping)
+            break;
+        it = sc->dec_q[0];
+        sc->dec_qn--;
+        memmove(sc->dec_q, sc->dec_q + 1, (size_t)sc->dec_qn * sizeof(it));
+        pthread_mutex_unlock(&sc->mu);
+        dec_path(sc, it.s, path, sizeof(path));
+        /* the pid: another mount sharing the directory writes its own */
+        snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+        rc = write_cache_file(path, tmp, it.data, it.len);
+        free(it.data);
+        pthread_mutex_lock(&sc->mu);
+        sc->spans[it.s].dec_queued = 0;
+        if (rc == 0) {
+            sc->spans[it.s].dec_on_disk = 1;
+            sc->spans[it.s].dec_seq = ++sc->dec_seq;
+        } else {
+            sc->disk_used -= (int64_t)it.len;
+            sc->dec_used -= (int64_t)it.len;
+        }
+    }
+    pthread_mutex_unlock(&sc->mu);
+    return NULL;
+}
+
+/* delete the decompressed files (and their temporary files) in dir */
+static void dec_clear(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] == 'u')
+            unlinkat(dirfd(d), e->d_name, 0);
+    closedir(d);
+}
+
 /* caller owns the FETCHING state of s: nobody else stores it meanwhile */
 static void disk_store(struct span_cache *sc, int32_t s, const uint8_t *data, size_t n)
 {
-    char path[4200];
+    char path[4200], tmp[4300];
 
     if (!sc->disk_dir[0])
         return;
     pthread_mutex_lock(&sc->mu);
-    if (sc->spans[s].on_disk || sc->disk_used + (int64_t)n > sc->opts.disk_budget) {
+    /* decompressed files give way to compressed spans */
+    if (sc->spans[s].on_disk || sc->disk_used - sc->dec_used + (int64_t)n > sc->opts.disk_budget) {
         pthread_mutex_unlock(&sc->mu);
+        return;
+    }
+    while (sc->disk_used + (int64_t)n > sc->opts.disk_budget && dec_evict_oldest(sc, path, sizeof(path))) {
+        pthread_mutex_unlock(&sc->mu);
+        unlink(path);
+        pthread_mutex_lock(&sc->mu);
+    }
+    if (sc->disk_used + (int64_t)n > sc->opts.disk_budget) {
+        pthread_mutex_unlock(&sc->mu); /* the rest is the writer's, being written */
         return;
     }
     sc->disk_used += (int64_t)n;
     pthread_mutex_unlock(&sc->mu);
     disk_path(sc, s, path, sizeof(path));
-    if (write_cache_file(path, data, n) == 0) {
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    if (write_cache_file(path, tmp, data, n) == 0) {
         pthread_mutex_lock(&sc->mu);
         sc->spans[s].on_disk = 1;
         pthread_mutex_unlock(&sc->mu);
@@ -474,8 +652,8 @@ static int ensure(struct span_cache *sc, int32_t first, int32_t last, int pin, s
         sc->spans[s].state = SPAN_FETCHING;
         run_end = s;
         if (!sc->spans[s].on_disk)
-            while (run_end < last && sc->spans[run_end + 1].state == SPAN_EMPTY &&
-                   !sc->spans[run_end + 1].on_disk && cend(sc, run_end + 1) - cstart(sc, s) <= MAX_RUN_BYTES) {
+            while (run_end < last && sc->spans[run_end + 1].state == SPAN_EMPTY && !sc->spans[run_end + 1].on_disk &&
+                   !sc->spans[run_end + 1].dec_on_disk && cend(sc, run_end + 1) - cstart(sc, s) <= MAX_RUN_BYTES) {
                 run_end++;
                 sc->spans[run_end].state = SPAN_FETCHING;
             }
@@ -503,22 +681,29 @@ fail:
 
 /* Readahead.  A read that starts where the previous one ended (within
  * RA_GAP: tar headers and skipped entries lie between a layer's files) and
- * enters a new span is a sequential reader: the RA_WINDOW spans after the
- * read are wanted, and the readahead threads fetch the missing ones, runs
- * of up to RA_RUN_BYTES per request, RA_THREADS requests in flight, into
- * the disk cache and, decompressed, into the memory LRU (only the disk
- * cache when the memory budget is under 4 x RA_WINDOW spans, so that
- * readahead cannot crowd out what readers use).  So the link stays busy
- * and spans are decompressed on other threads while the reader consumes
- * what it has.  Random readers (and the first read of a mount) never
- * trigger it. */
+ * enters a new span is a sequential reader: the spans after the read are
+ * wanted, RA_NEAR at first, two more at each such crossing in a row, up to
+ * RA_WINDOW (a jump of more than RA_GAP starts over), and the readahead
+ * threads fetch the missing ones, runs of up to RA_RUN_BYTES per request,
+ * RA_THREADS requests in flight, into the disk cache (while it has room);
+ * the RA_NEAR spans right after the read they also make
+ * ready in memory, decompressed (fetched, or loaded from the disk cache) --
+ * unless the memory budget is under 4 x RA_NEAR spans, so that readahead
+ * cannot crowd out what readers use.  So the link stays busy through
+ * stretches where the reader is slower than it (many small files), and
+ * spans are decompressed on other threads while the reader consumes what
+ * it has.  Random readers (and the first read of a mount) never trigger
+ * it. */
 static void readahead_note(struct span_cache *sc, int64_t off, int64_t end, int32_t last)
 {
     pthread_mutex_lock(&sc->mu);
+    if (sc->ra_prev_end < 0 || off < sc->ra_prev_end - RA_GAP || off > sc->ra_prev_end + RA_GAP)
+        sc->ra_streak = 0; /* not a sequential reader (any more) */
     if (sc->nra > 0 && sc->ra_prev_end >= 0 && off >= sc->ra_prev_end && off - sc->ra_prev_end <= RA_GAP &&
         last > sc->ra_prev_span) {
+        int32_t window = sc->ra_streak < (RA_WINDOW - RA_NEAR) / 2 ? RA_NEAR + 2 * sc->ra_streak++ : RA_WINDOW;
         sc->ra_next = last + 1;
-        sc->ra_limit = sc->nspans - last - 1 > RA_WINDOW ? last + 1 + RA_WINDOW : sc->nspans;
+        sc->ra_limit = sc->nspans - last - 1 > window ? last + 1 + window : sc->nspans;
         pthread_cond_broadcast(&sc->ra_cond);
     }
     sc->ra_prev_end = end;
@@ -534,18 +719,35 @@ static void *ra_main(void *arg)
     pthread_mutex_lock(&sc->mu);
     for (;;) {
         int32_t s, run_end;
-        int rc;
+        int near, rc;
         while (!sc->stopping && sc->ra_next >= sc->ra_limit)
             pthread_cond_wait(&sc->ra_cond, &sc->mu);
         if (sc->stopping)
             break;
         s = sc->ra_next++;
-        if (sc->spans[s].state != SPAN_EMPTY || sc->spans[s].on_disk)
+        near = sc->ra_keep && s <= sc->ra_prev_span + RA_NEAR;
+        /* a decompressed file serves the reader as well as memory would */
+        if (sc->spans[s].state != SPAN_EMPTY || sc->spans[s].dec_on_disk)
+            continue;
+        if (sc->spans[s].on_disk) {
+            if (!near)
+                continue;
+            sc->spans[s].state = SPAN_FETCHING;
+            pthread_mutex_unlock(&sc->mu);
+            /* a damaged cache file: fetch it (released by fetch_run on failure) */
+            if (load_from_disk(sc, s, 0, &err) != 0)
+                fetch_run(sc, s, s, FETCH_KEEP, &err);
+            pthread_mutex_lock(&sc->mu);
+            continue;
+        }
+        /* far spans only while the disk cache has room (else they would
+         * take memory from the LRU) */
+        if (!near && sc->disk_used - sc->dec_used + (cend(sc, s) - cstart(sc, s)) > sc->opts.disk_budget)
             continue;
         sc->spans[s].state = SPAN_FETCHING;
         run_end = s;
         while (run_end + 1 < sc->ra_limit && sc->spans[run_end + 1].state == SPAN_EMPTY &&
-               !sc->spans[run_end + 1].on_disk && cend(sc, run_end + 1) - cstart(sc, s) <= RA_RUN_BYTES) {
+               !sc->spans[run_end + 1].on_disk && !sc->spans[run_end + 1].dec_on_disk && cend(sc, run_end + 1) - cstart(sc, s) <= RA_RUN_BYTES) {
             run_end++;
             sc->spans[run_end].state = SPAN_FETCHING;
         }
@@ -553,7 +755,7 @@ static void *ra_main(void *arg)
         pthread_mutex_unlock(&sc->mu);
         /* on failure fetch_run released the spans and noted the error;
          * readahead is best effort: nothing more until the next trigger */
-        rc = fetch_run(sc, s, run_end, sc->ra_keep ? FETCH_KEEP : 0, &err);
+        rc = fetch_run(sc, s, run_end, near ? FETCH_KEEP : 0, &err);
         pthread_mutex_lock(&sc->mu);
         if (rc != 0)
             sc->ra_next = sc->ra_limit;
@@ -575,16 +777,27 @@ int span_cache_read(struct span_cache *sc, int64_t off, size_t len, uint8_t *out
     last = zinfo_span_of(sc->zi, end - 1);
     readahead_note(sc, off, end, last);
     for (s = first; s <= last; s++) {
-        int64_t us, ue, from, to;
+        int64_t us = ustart(sc, s), ue = uend(sc, s);
+        int64_t from = off > us ? off : us, to = end < ue ? end : ue;
         struct span_slot *x = &sc->spans[s];
+        int32_t run_end;
+        int dec;
+        pthread_mutex_lock(&sc->mu);
+        dec = x->state != SPAN_READY && x->dec_on_disk;
+        /* the spans fetched with s stop before one its file serves */
+        for (run_end = s; run_end < last && !sc->spans[run_end + 1].dec_on_disk; run_end++)
+            ;
+        pthread_mutex_unlock(&sc->mu);
+        if (dec && dec_read(sc, s, from, to, out + (from - off)) == 0) {
+            pthread_mutex_lock(&sc->mu);
+            sc->st.dec_hits++;
+            pthread_mutex_unlock(&sc->mu);
+            continue;
+        }
         /* s comes back pinned (the rest of the read fetched with it when
          * missing): it cannot be evicted before it is copied */
-        if (ensure(sc, s, last, 1, err) != 0)
+        if (ensure(sc, s, run_end, 1, err) != 0)
             return -1;
-        us = ustart(sc, s);
-        ue = uend(sc, s);
-        from = off > us ? off : us;
-        to = end < ue ? end : ue;
         if (to > from)
             memcpy(out + (from - off), x->data + (from - us), (size_t)(to - from));
         pthread_mutex_lock(&sc->mu);
@@ -728,6 +941,7 @@ struct span_cache *span_cache_new(const struct ztoc *z, const struct zinfo *zi, 
     pthread_cond_init(&sc->cond, NULL);
     pthread_cond_init(&sc->bg_cond, NULL);
     pthread_cond_init(&sc->ra_cond, NULL);
+    pthread_cond_init(&sc->dec_cond, NULL);
     sc->ra_prev_end = -1;
     sc->ra_prev_span = -1;
     clock_gettime(CLOCK_MONOTONIC, &sc->last_read);
@@ -739,6 +953,7 @@ struct span_cache *span_cache_new(const struct ztoc *z, const struct zinfo *zi, 
             span_cache_free(sc);
             return NULL;
         }
+        dec_clear(sc->disk_dir);
         /* spans cached by an earlier mount of the same layer */
         for (s = 0; s < sc->nspans; s++) {
             char path[4200];
@@ -754,8 +969,10 @@ struct span_cache *span_cache_new(const struct ztoc *z, const struct zinfo *zi, 
     }
     if (opts->background && sc->disk_dir[0] && pthread_create(&sc->bg, NULL, bg_main, sc) == 0)
         sc->bg_running = 1;
+    if (sc->disk_dir[0] && pthread_create(&sc->dec_writer, NULL, dec_main, sc) == 0)
+        sc->dec_running = 1;
     for (s = 0; s < sc->nspans; s++)
-        if (uend(sc, s) - ustart(sc, s) > (int64_t)(opts->mem_budget / (4 * RA_WINDOW)))
+        if (uend(sc, s) - ustart(sc, s) > (int64_t)(opts->mem_budget / (4 * RA_NEAR)))
             break;
     sc->ra_keep = s == sc->nspans;
     while (sc->disk_dir[0] && sc->nra < RA_THREADS && pthread_create(&sc->ra[sc->nra], NULL, ra_main, sc) == 0)
@@ -773,11 +990,18 @@ void span_cache_free(struct span_cache *sc)
     sc->stopping = 1;
     pthread_cond_broadcast(&sc->bg_cond);
     pthread_cond_broadcast(&sc->ra_cond);
+    pthread_cond_broadcast(&sc->dec_cond);
     pthread_mutex_unlock(&sc->mu);
     if (sc->bg_running)
         pthread_join(sc->bg, NULL);
     while (sc->nra > 0)
         pthread_join(sc->ra[--sc->nra], NULL);
+    if (sc->dec_running) {
+        pthread_join(sc->dec_writer, NULL);
+        while (sc->dec_qn > 0)
+            free(sc->dec_q[--sc->dec_qn].data);
+        dec_clear(sc->disk_dir); /* no later mount trusts them */
+    }
     for (s = 0; s < sc->nspans; s++)
         free(sc->spans[s].data);
     free(sc->spans);
@@ -785,6 +1009,7 @@ void span_cache_free(struct span_cache *sc)
     pthread_cond_destroy(&sc->cond);
     pthread_cond_destroy(&sc->bg_cond);
     pthread_cond_destroy(&sc->ra_cond);
+    pthread_cond_destroy(&sc->dec_cond);
     free(sc);
 }
 
@@ -799,9 +1024,12 @@ void span_cache_stats(struct span_cache *sc, struct span_cache_stats *out)
         out->fetched_size = out->layer_size;
     out->mem_used = (int64_t)sc->mem_used;
     out->spans_present = 0;
-    for (s = 0; s < sc->nspans; s++)
-        if (sc->spans[s].on_disk || sc->spans[s].state == SPAN_READY)
+    out->dec_spans = 0;
+    for (s = 0; s < sc->nspans; s++) {
+        if (sc->spans[s].on_disk || sc->spans[s].dec_on_disk || sc->spans[s].state == SPAN_READY)
             out->spans_present++;
+        out->dec_spans += sc->spans[s].dec_on_disk;
+    }
     pthread_mutex_unlock(&sc->mu);
 }
 

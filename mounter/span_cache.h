@@ -6,8 +6,10 @@
  * sha256 checked against the ztoc's span digest before any byte is used
  * (on mismatch: one refetch, then EIO; never wrong bytes), decompressed from
  * its checkpoint, and kept in a memory LRU of decompressed spans bounded by
- * a budget.  Compressed spans also go to an on-disk cache (bounded), from
- * which evicted spans come back without the network.  Readers of a span
+ * a budget.  Compressed spans also go to an on-disk cache, from which
+ * evicted spans come back without the network; spans evicted from memory go,
+ * decompressed, to a second tier of that cache (this mount's only), from
+ * which reads copy just their bytes; one budget bounds both tiers.  Readers of a span
  * being fetched wait for that one fetch.  A background fetcher can pull the
  * rest of the layer, compressed, at a bounded rate after a quiet period.
  */
@@ -24,8 +26,8 @@
 
 struct span_cache_opts {
     size_t mem_budget;          /* bytes of decompressed spans in memory */
-    const char *disk_dir;       /* compressed span cache, or NULL */
-    int64_t disk_budget;
+    const char *disk_dir;       /* span cache directory (both tiers), or NULL */
+    int64_t disk_budget;        /* bytes on disk, both tiers */
     int background;             /* background fetch on */
     long quiet_ms;              /* before it starts (after the last read) */
     long period_ms;             /* between two background span fetches */
@@ -35,7 +37,10 @@ struct span_cache_stats {
     int64_t spans_fetched;      /* network fetches of one span */
     int64_t fetch_requests;     /* range requests made */
     int64_t bytes_fetched;      /* compressed bytes over the network */
-    int64_t mem_hits, disk_hits;
+    int64_t mem_hits;           /* spans copied from memory, one per span a read covers */
+    int64_t disk_hits;          /* compressed spans loaded from disk (and decompressed) */
+    int64_t dec_hits;           /* spans a read copied from the decompressed tier */
+    int32_t dec_spans;          /* spans in the decompressed tier now */
     int64_t verify_failures;
     int64_t fetched_size;       /* compressed bytes of spans fetched at least once */
     int64_t mem_used;
