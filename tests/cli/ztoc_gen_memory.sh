@@ -43,6 +43,11 @@ echo "layer: $(wc -l <"$TMP/list") entries, $(stat -c %s "$TMP/L.tar.gz") bytes 
 [ "$(stat -c %s "$TMP/L.tar.gz")" -gt 50000000 ] || { echo "FAIL: /usr gave a layer under 50 MB"; exit 1; }
 
 # ---- the runs ----------------------------------------------------------------
+# ASan's shadow memory and quarantine are no part of ztoc-gen's footprint:
+# the absolute bound is asserted for the real build (`make test`); the
+# growth check below holds in both
+SAN_BUILD=0
+grep -qa AddressSanitizer "$BIN/ztoc-gen" && SAN_BUILD=1
 fail=0
 printf '%-6s %-6s %12s %12s %12s %12s\n' layer span input ztoc peak_KiB bound_KiB
 for span in 4194304 67108864; do
@@ -58,7 +63,9 @@ for span in 4194304 67108864; do
         bound=$(((16 * 1048576 + 2 * z) / 1024))
         printf '%-6s %-6s %12s %12s %12s %12s\n' $layer $((span / 1048576))M \
             "$(stat -c %s "$TMP/$layer.tar.gz")" "$z" "$rss" "$bound"
-        if [ "$rss" -gt "$bound" ]; then
+        if [ "$rss" -gt "$bound" ] && [ "$SAN_BUILD" = 1 ]; then
+            echo "note: $layer at span $span: over the bound in a sanitizer build (not asserted)"
+        elif [ "$rss" -gt "$bound" ]; then
             echo "FAIL: $layer at span $span: peak RSS $rss KiB > 16 MiB + 2 x $z bytes = $bound KiB"
             fail=1
         fi
@@ -74,5 +81,5 @@ if [ "$grow" -gt "$allowed" ]; then
     echo "FAIL: peak RSS grows with the layer: +$grow KiB for twice the input"
     fail=1
 fi
-[ $fail -eq 0 ] && echo "ok: peak RSS within 16 MiB + 2 x ztoc in every run"
+[ $fail -eq 0 ] && [ "$SAN_BUILD" = 0 ] && echo "ok: peak RSS within 16 MiB + 2 x ztoc in every run"
 exit $fail
