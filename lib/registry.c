@@ -24,6 +24,7 @@
 #define MAX_HANDLES 32
 #define MAX_TOKENS 32
 #define MAX_REDIRECTS 10
+#define MAX_URL_REFRESHES 3     /* fresh redirects asked for after a target refused */
 #define CHUNKED_UPLOAD_THRESHOLD ((int64_t)64 << 20)
 #define UPLOAD_CHUNK ((int64_t)16 << 20)
 #define MAX_ERROR_BODY 65536
@@ -759,7 +760,7 @@ static int https_to_registry(const struct reg_client *c, const char *url)
 
 static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct error *err)
 {
-    int attempt = 0, hops = 0, auth_tries = 0;
+    int attempt = 0, hops = 0, auth_tries = 0, refreshes = 0;
     char url[4096], host_of_url[300], where[300];
 
     memset(rs, 0, sizeof(*rs));
@@ -782,7 +783,8 @@ static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct
         rs->skip = 0;
         rs->range_bad = 0;
         rs->expect_start = (rq->range_off > 0 ? rq->range_off : 0) + rs->delivered;
-        same_host = !rq->no_auth && strcmp(url_host(url, host_of_url, sizeof(host_of_url)), c->host) == 0;
+        url_host(url, host_of_url, sizeof(host_of_url));
+        same_host = !rq->no_auth && strcmp(host_of_url, c->host) == 0;
         for (i = 0; i < rq->nheaders; i++)
             if (!resuming || strncasecmp(rq->headers[i], "Range:", 6) != 0)
                 hdrs = curl_slist_append(hdrs, rq->headers[i]);
@@ -898,6 +900,22 @@ static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct
             return error_set(err, "registry %s: %s %s: %s (after %d attempts)", c->host, rq->method,
                              msg_url(c, rq->url, where, sizeof(where)), curl_easy_strerror(cc), attempt + 1);
         }
+        if ((rs->status == 403 || (rs->status == 401 && !same_host)) && strcmp(url, rq->url) != 0 &&
+            refreshes < MAX_URL_REFRESHES && (rq->resumable || rs->delivered == 0)) {
+            /* where a redirect led (a pre-signed storage URL, typically)
+             * refused: it may have expired -- ask the registry for a fresh
+             * one (a download resumes where it stopped) */
+            refreshes++;
+            pthread_mutex_lock(&c->mu);
+            c->stats.url_refreshes++;
+            pthread_mutex_unlock(&c->mu);
+            str_copy(url, sizeof(url), rq->url);
+            continue;
+        }
+        RETURN_ERROR_IF((rs->status == 403 || (rs->status == 401 && !same_host)) && strcmp(url, rq->url) != 0, err,
+                        "registry %s: %s %s: where it redirected (%s) answered %ld, also after %d fresh redirects",
+                        c->host, rq->method, msg_url(c, rq->url, where, sizeof(where)), host_of_url, rs->status,
+                        refreshes);
         if (rs->status == 401 && same_host && auth_tries < 2) {
             char scheme[32], realm[1024], service[256], cscope[512];
             auth_tries++;

@@ -132,6 +132,7 @@ struct reg_stats {
     long requests;
     long range_requests;
     long retries;
+    long url_refreshes;    /* fresh redirects asked for after an expired target */
     int64_t bytes_in;
 };
 void reg_client_stats(struct reg_client *c, struct reg_stats *out);

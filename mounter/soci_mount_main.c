@@ -83,7 +83,7 @@ static void usage(FILE *f)
             "  --soci-index-digest D       use this SOCI index (default: discover it)\n"
             "  --platform os/arch[/v]      the platform image (default: this host's, or the only one)\n"
             "  --cache-mem N               decompressed spans kept in memory (default 256M)\n"
-            "  --cache-disk N              compressed spans kept on disk (default 2G; 0: off)\n"
+            "  --cache-disk N              spans kept on disk, compressed and decompressed (default 2G; 0: off)\n"
             "  --cache-dir DIR             where (default /var/cache/soci-c/spans)\n"
             "  --work-dir DIR              --image: where the layers are mounted (default /run/soci-mount.PID)\n"
             "  --no-background-fetch       fetch only what is read\n"
