@@ -6,14 +6,19 @@
 # The layer: the sample image's data layer with --big-mib 150 (150 MiB of
 # generated text in ~540 files, about 70 MB gzipped, 38 spans of 4 MiB
 # uncompressed), indexed with `soci create --min-layer-size 0`.  Mounted
-# three times with --cache-disk 0 --no-background-fetch:
+# four times with --no-background-fetch (the first three with --cache-disk 0):
 #   1. from the OCI layout (oci:DIR:TAG), --cache-mem 64M (at most ~16 of
 #      the 38 decompressed spans fit: spans are evicted and fetched again
 #      all the time);
 #   2. from a docker-registry on 127.0.0.1 after `soci push`, --cache-mem 64M;
 #   3. from the layout, --cache-mem 8M (2 spans: every span a reader fetches
 #      competes with 15 other readers' fetches for the memory; a reader
-#      must still get it), for a third of the time.
+#      must still get it), for a third of the time;
+#   4. from the layout, --cache-mem 16M and a 48M disk cache (less than the
+#      compressed layer): spans evicted from memory go to the decompressed
+#      tier, whose files give way to compressed spans, all while the
+#      readers race; the tier must serve reads and the cache directory stay
+#      within its budget; for a third of the time.
 # Each time tests/cli/lib/randread.c (compiled here with cc) runs 16 threads
 # for 60 s (10 s with SOCI_TEST_QUICK=1) that read random ranges (random
 # file, random offset, random length of 1 byte..1 MiB) through the mount,
@@ -78,11 +83,16 @@ stacks() {
 # readers LABEL SOURCE BUDGET_MIB SECS LIMIT_MIB [soci-mount options]:
 # mount, read, check (RSS <= LIMIT_MIB), unmount
 readers() {
-    label=$1 src=$2 budget=$3 secs=$4 limit_kb=$(($5 * 1024))
-    shift 5
+    label=$1 src=$2 budget=$3 secs=$4 limit_kb=$(($5 * 1024)) disk_mib=$6
+    shift 6
     mp=$TMP/mp.$label
     mkdir -p "$mp"
-    mount_fg "$mp" "$TMP/mount.$label.log" --cache-mem ${budget}M --cache-disk 0 --no-background-fetch \
+    if [ "$disk_mib" = 0 ]; then
+        set -- --cache-disk 0 "$@"
+    else
+        set -- --cache-disk ${disk_mib}M --cache-dir "$TMP/cache.$label" "$@"
+    fi
+    mount_fg "$mp" "$TMP/mount.$label.log" --cache-mem ${budget}M --no-background-fetch \
         "$@" "$src" --layer "$LD" || { fail "$label: soci-mount failed"; return; }
     nspans=$(state "$mp" "$LD" spans)
     prog=$TMP/progress.$label
@@ -132,25 +142,41 @@ readers() {
         [ -n "$hwm" ] && [ "$hwm" -le $limit_kb ] || fail "$label: soci-mount's VmHWM is $hwm kB, over $limit_kb kB"
     fi
     fetched=$(state "$mp" "$LD" spansFetched)
-    [ "$fetched" -gt "$nspans" ] || fail "$label: spansFetched $fetched <= $nspans spans: nothing was evicted and fetched again"
     [ "$(state "$mp" "$LD" verifyFailures)" = 0 ] || fail "$label: verifyFailures is not 0"
-    present=$(state "$mp" "$LD" spansPresent)
-    [ $((present * 4)) -le "$budget" ] || fail "$label: $present spans of over 4 MiB still in memory at rest, budget $budget MiB"
+    if [ "$disk_mib" = 0 ]; then
+        [ "$fetched" -gt "$nspans" ] || fail "$label: spansFetched $fetched <= $nspans spans: nothing was evicted and fetched again"
+        present=$(state "$mp" "$LD" spansPresent)
+        [ $((present * 4)) -le "$budget" ] || fail "$label: $present spans of over 4 MiB still in memory at rest, budget $budget MiB"
+    else
+        # both disk tiers in play: the decompressed one served reads, and
+        # the cache directory stayed within --cache-disk
+        dhits=$(state "$mp" "$LD" decompressedCacheHits)
+        [ "${dhits:-0}" -gt 0 ] || fail "$label: the decompressed tier served no read"
+        used=$(du -sk --apparent-size "$TMP/cache.$label" | cut -f1)
+        [ "$used" -le $((disk_mib * 1024 + 64)) ] || fail "$label: the disk cache holds $used KiB, over --cache-disk ${disk_mib}M"
+        echo "$label: decompressedCacheHits $dhits, diskCacheHits $(state "$mp" "$LD" diskCacheHits), disk cache $used KiB"
+    fi
     unmount "$mp" "$MPID" || { fail "$label: fusermount3 -u did not end soci-mount"; return; }
     [ "$urc" = 0 ] || fail "$label: soci-mount exited $urc"
 }
 
 # 1. from the layout
-readers layout "oci:$TMP/img:t" 64 $SECS $((64 + 64))
+readers layout "oci:$TMP/img:t" 64 $SECS $((64 + 64)) 0
 
 # 2. from a registry
 start_registry "$TMP/reg"
 "$SOCI" push --plain-http -q "oci:$TMP/img:t" "$REG/conc:t" >"$TMP/push.out" 2>&1 ||
     die "soci push failed: $(cat "$TMP/push.out")"
-readers registry "$REG/conc:t" 64 $SECS $((64 + 64)) --plain-http
+readers registry "$REG/conc:t" 64 $SECS $((64 + 64)) 0 --plain-http
 
 # 3. a budget of two spans
-readers tight "oci:$TMP/img:t" 8 $(((SECS + 2) / 3)) $((8 + THREADS * 7 + 64))
+readers tight "oci:$TMP/img:t" 8 $(((SECS + 2) / 3)) $((8 + THREADS * 7 + 64)) 0
+
+# 4. both disk tiers under pressure: 16 MiB of memory and a disk cache
+# smaller than the compressed layer, so spans move memory -> decompressed
+# files (up to 8 queued for the writer, 32 MiB) -> evicted for compressed
+# spans, while 16 readers race them
+readers tiers "oci:$TMP/img:t" 16 $(((SECS + 2) / 3)) $((16 + THREADS * 7 + 64 + 32)) 48
 
 echo "done in $(($(date +%s) - start))s"
 finish
