@@ -286,8 +286,12 @@ static int prefetch(struct mounted *m, const char *file, struct error *err)
         fs_clean_name(line, strlen(line), clean);
         id = fs_tree_lookup_path(&m->fs.tree, clean);
         n = fs_tree_node(&m->fs.tree, id);
-        if (n == NULL || n->entry == NULL || n->size == 0)
+        if (n == NULL) {
+            log_msg("warn", "--prefetch: %.1000s is not in the layer", line);
             continue;
+        }
+        if (n->entry == NULL || n->size == 0)
+            continue; /* a directory, a link, an empty file: nothing to fetch */
         if (span_cache_prefetch(m->cache, zinfo_span_of(&m->zi, n->entry->offset),
                                 zinfo_span_of(&m->zi, n->entry->offset + n->size - 1), err) != 0) {
             fclose(f);
