@@ -2,6 +2,7 @@
 """fault_proxy.py -- TEST-ONLY fault-injecting HTTP proxy in front of a registry.
 
     fault_proxy.py --upstream 127.0.0.1:PORT --port-file F --control FILE [--log FILE]
+                   [--connections FILE]
 
 NOT FOR PRODUCTION: it exists only for the tests in tests/cli/.  Listens on
 127.0.0.1 only, on a free port written to --port-file; SIGTERM stops it.
@@ -195,8 +196,10 @@ def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--control", required=True)
     ap.add_argument("--log")
+    ap.add_argument("--connections", help="file kept holding the number of client connections accepted")
     a = ap.parse_args()
     srv = proxylib.ProxyServer(FaultHandler, a.upstream, a.log)
+    srv.connections_file = a.connections
     srv.rules = Rules(a.control)
     return proxylib.serve(srv, a.port_file)
 

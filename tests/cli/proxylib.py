@@ -237,6 +237,19 @@ class ProxyServer(ThreadingHTTPServer):
         self.upstream_port = int(port)
         self.log_path = log_path
         self.log_lock = threading.Lock()
+        self.connections = 0
+        self.connections_file = None  # when set: the count of accepted connections, kept current
+
+    def get_request(self):
+        conn, addr = super().get_request()
+        if self.connections_file:
+            with self.log_lock:
+                self.connections += 1
+                tmp = self.connections_file + ".tmp"
+                with open(tmp, "w") as f:
+                    f.write("%d\n" % self.connections)
+                os.replace(tmp, self.connections_file)
+        return conn, addr
 
     def note(self, line):
         if not self.log_path:

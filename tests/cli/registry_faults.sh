@@ -22,6 +22,8 @@
 #        whole blob (a server that ignores Range);
 #     C3 resets on blob GETs, 500 on manifest GETs, 429 on a blob GET;
 #     C4 --push with 503s on blob PUTs and a lost manifest PUT answer.
+#   keep-alive: K a clean push makes >= 10 requests over at most 4
+#     connections.
 # Every fault counted in the proxy's log was really injected.  Permanent
 # failures are tests/cli/registry_faults_fatal.sh.
 . "$ROOT/tests/cli/lib/regfault.sh"
@@ -37,6 +39,18 @@ skopeo copy -q --dest-tls-verify=false "oci:$TMP/img:t" "docker://$REG/src:t" >"
     die "clean remote create failed: $(cat "$TMP/clean.out")"
 [ "$(soci_entries "$TMP/clean")" = "$ix" ] || die "clean remote create made another index than soci create"
 echo "setup done after $(elapsed)s"
+
+# K: keep-alive -- a clean push through the proxy makes many requests over
+# few connections (one to find that the loopback registry speaks http, not
+# https, then one reused; a second when one is closed on an error answer)
+: >"$XDIR/log"
+c0=$(cat "$XDIR/connections" 2>/dev/null || echo 0)
+"$SOCI" push "oci:$TMP/img:t" "$XREG/keep:t" >"$TMP/keep.out" 2>"$TMP/keep.err" || fail "K: push: $(cat "$TMP/keep.err")"
+requests=$(grep -c . "$XDIR/log")
+conns=$(($(cat "$XDIR/connections") - c0))
+echo "K: $requests requests over $conns connections"
+[ "$requests" -ge 10 ] || fail "K: only $requests requests: the push did not go through the proxy"
+[ "$conns" -le 4 ] || fail "K: $conns connections for $requests requests: connections are not reused"
 
 # push_case NAME RULES MIN_INJECTED [LAYOUT]: push LAYOUT (default the
 # sample) to a fresh repository NAME through the proxy with RULES

@@ -45,14 +45,15 @@ start_bg() {
 }
 
 # start_fault_proxy DIR UPSTREAM: fault_proxy.py in front of UPSTREAM
-# (127.0.0.1:PORT), control file DIR/faults (no faults yet), log DIR/log;
-# sets XREG (127.0.0.1:PORT of the proxy) and XDIR
+# (127.0.0.1:PORT), control file DIR/faults (no faults yet), log DIR/log,
+# DIR/connections the number of client connections so far; sets XREG
+# (127.0.0.1:PORT of the proxy) and XDIR
 start_fault_proxy() {
     mkdir -p "$1"
     XDIR=$1
     echo '{}' >"$XDIR/faults"
     start_bg "$XDIR/port" "$PY" "$FAULT_PROXY" --upstream "$2" --port-file "$XDIR/port" \
-        --control "$XDIR/faults" --log "$XDIR/log"
+        --control "$XDIR/faults" --log "$XDIR/log" --connections "$XDIR/connections"
     XREG=127.0.0.1:$BG_PORT
 }
 
