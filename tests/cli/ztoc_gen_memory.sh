@@ -44,8 +44,9 @@ echo "layer: $(wc -l <"$TMP/list") entries, $(stat -c %s "$TMP/L.tar.gz") bytes 
 
 # ---- the runs ----------------------------------------------------------------
 # ASan's shadow memory and quarantine are no part of ztoc-gen's footprint:
-# the absolute bound is asserted for the real build (`make test`); the
-# growth check below holds in both
+# the bounds are asserted for the real build (`make test`); a sanitizer
+# build (`make check`) runs the same layers for memory errors and reports
+# the figures
 SAN_BUILD=0
 grep -qa AddressSanitizer "$BIN/ztoc-gen" && SAN_BUILD=1
 fail=0
@@ -77,7 +78,9 @@ done
 grow=$((rss_LL_67108864 - rss_L_67108864))
 allowed=$(((2 * (z_LL_67108864 - z_L_67108864) + 1048576) / 1024))
 echo "64 MiB spans, L -> L+L: peak grows by $grow KiB (allowed $allowed KiB)"
-if [ "$grow" -gt "$allowed" ]; then
+if [ "$grow" -gt "$allowed" ] && [ "$SAN_BUILD" = 1 ]; then
+    echo "note: +$grow KiB for twice the input in a sanitizer build (its quarantine grows with the frees; not asserted)"
+elif [ "$grow" -gt "$allowed" ]; then
     echo "FAIL: peak RSS grows with the layer: +$grow KiB for twice the input"
     fail=1
 fi
