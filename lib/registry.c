@@ -259,6 +259,8 @@ struct reg_client *reg_client_new(const char *host, const struct reg_opts *opts,
         c->opts.connect_timeout_ms = 10000;
     if (c->opts.low_speed_secs <= 0)
         c->opts.low_speed_secs = 30;
+    if (c->opts.low_speed_bytes <= 0)
+        c->opts.low_speed_bytes = 1024;
     c->use_http = opts->plain_http;
     c->loopback_auto = !opts->plain_http && reg_host_is_loopback(host);
     if (opts->user) {
@@ -825,7 +827,7 @@ static int perform(struct reg_client *c, struct req *rq, struct resp *rs, struct
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, c->opts.low_speed_bytes);
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->opts.low_speed_secs);
         curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, NULL);
         curl_easy_setopt(h, CURLOPT_USERAGENT, "soci-c/0.1");

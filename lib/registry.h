@@ -50,7 +50,8 @@ struct reg_opts {
     const char *password;
     int max_retries;       /* 0: default (5); negative: none */
     long connect_timeout_ms;
-    long low_speed_secs;   /* abort a transfer slower than 1 KiB/s for this long */
+    long low_speed_secs;   /* abort a transfer slower than low_speed_bytes/s for this long */
+    long low_speed_bytes;  /* (0: 1 KiB/s) */
     int verbose;           /* log requests (never headers with secrets) to stderr */
 };
 

@@ -48,6 +48,7 @@ struct options {
     int64_t cache_mem, cache_disk;
     long quiet_ms, period_ms;
     long fetch_timeout, fetch_retries;
+    int64_t fetch_min_rate;
     struct platform_sel sel;
     struct reg_cli reg;
 };
@@ -88,8 +89,9 @@ static void usage(FILE *f)
             "  --work-dir DIR              --image: where the layers are mounted (default /run/soci-mount.PID)\n"
             "  --no-background-fetch       fetch only what is read\n"
             "  --bg-quiet-ms N, --bg-period-ms N   background fetch timing (30000, 500)\n"
-            "  --fetch-timeout SECS        a registry request that cannot connect, or moves under 1 KiB/s,\n"
-            "                              for this long is abandoned (then retried) (default 5)\n"
+            "  --fetch-timeout SECS        a registry request that cannot connect, or moves slower than\n"
+            "                              --fetch-min-rate, for this long is abandoned (then retried) (default 5)\n"
+            "  --fetch-min-rate N          bytes per second (default 32K)\n"
             "  --fetch-retries N           retries of a failed registry request (default 3)\n"
             "  --prefetch FILE             paths (one per line) whose spans are fetched before mounting\n"
             "  --plain-http, --insecure, --user U[:P], --password-stdin, --verbose\n");
@@ -114,6 +116,7 @@ static int parse(int argc, char **argv, struct options *o)
         {"prefetch", required_argument, NULL, 'F'},
         {"fetch-timeout", required_argument, NULL, 'T'},
         {"fetch-retries", required_argument, NULL, 'R'},
+        {"fetch-min-rate", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -135,6 +138,10 @@ static int parse(int argc, char **argv, struct options *o)
      * backoff (0.1 s, 0.2 s, 0.4 s) -- about 21 s by default */
     o->fetch_timeout = 5;
     o->fetch_retries = 3;
+    /* a registry trickling a few KiB/s would otherwise hold a read for as
+     * long as a span takes at that rate (4 MiB at 2 KiB/s: 34 minutes);
+     * any link worth mounting over moves a span far faster than this */
+    o->fetch_min_rate = 32 << 10;
     while ((c = getopt_long(argc, argv, "fhl:p:", opts, NULL)) != -1) {
         if (reg_cli_option(&o->reg, c, optarg))
             continue;
@@ -180,6 +187,13 @@ static int parse(int argc, char **argv, struct options *o)
                 o->period_ms = (long)v;
             break;
         case 'F': o->prefetch = optarg; break;
+        case 'S':
+            if (cli_parse_size(optarg, &o->fetch_min_rate) != 0 || o->fetch_min_rate < 1 ||
+                o->fetch_min_rate > (1LL << 30)) {
+                fprintf(stderr, PROG ": invalid --fetch-min-rate \"%s\" (bytes per second, 1 to 1G)\n", optarg);
+                return 2;
+            }
+            break;
         case 'T':
         case 'R': {
             char *end;
@@ -446,6 +460,7 @@ int main(int argc, char **argv)
         return rc == 1 ? 0 : rc;
     o.reg.opts.connect_timeout_ms = o.fetch_timeout * 1000;
     o.reg.opts.low_speed_secs = o.fetch_timeout;
+    o.reg.opts.low_speed_bytes = (long)o.fetch_min_rate;
     o.reg.opts.max_retries = o.fetch_retries > 0 ? (int)o.fetch_retries : -1; /* -1: none */
     if (reg_cli_finish(&o.reg, &err) != 0) {
         fprintf(stderr, PROG ": %s\n", err.msg);

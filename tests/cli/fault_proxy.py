@@ -18,7 +18,8 @@ counters -- so a test picks the faults of each run by rewriting it:
         "after": 0,                              let the first `after` matches through
         "count": 2,                              then fault this many (-1: every one)
         "status": 503, "retry_after": 1,         for "status"
-        "delay": 1.5,                            seconds, for "slow" and "stall"
+        "delay": 1.5,                            seconds, for "slow", "stall" and "trickle"
+        "rate": 2048,                            bytes/s, for "trickle"
         "fraction": 0.5,                         for "truncate"
         "flip": 1, "at": 0.5}                    for "corrupt"
     ]}
@@ -43,6 +44,10 @@ Actions:
                scope's actions in reverse alphabetical order ("push,pull"),
                which distribution itself does at random (it names them in
                Go map order)
+  trickle      forward; send the answer's headers with its real
+               Content-Length, then its body at `rate` bytes/s (default
+               2048) in tenths of a second, until the client hangs up or
+               `delay` seconds (default 600) have passed
   truncate     forward; send the answer's headers with its real
                Content-Length but only `fraction` of its body, then close
                (answers without a body are passed through and not counted)
@@ -160,6 +165,25 @@ class FaultHandler(proxylib.ProxyHandler):
             if ch:
                 up.set_header("WWW-Authenticate", SCOPE_RE.sub(
                     lambda m: m.group(1) + ",".join(sorted(m.group(2).split(","), reverse=True)) + '"', ch))
+        if action == "trickle":
+            length = up.header("Content-Length")
+            if self.command != "HEAD" and length is not None and int(length) > 0:
+                data = up.read_all()
+                rate = max(1, int(rule.get("rate", 2048)))
+                step = max(1, rate // 10)
+                self.send_head(up.status, up.reason, up.headers, len(data))
+                log("#%d %s -> %d TRICKLE %d bytes at %d B/s" % (n, line, up.status, len(data), rate))
+                deadline = time.time() + float(rule.get("delay", 600))
+                for off in range(0, len(data), step):  # until the client gives up (BrokenPipe) or the deadline
+                    self.wfile.write(data[off:off + step])
+                    self.wfile.flush()
+                    if time.time() > deadline:
+                        break
+                    time.sleep(0.1)
+                self.hang_up()
+                return
+            self.server.rules.uncount(rule)
+            action = "pass (nothing to trickle)"
         if action == "truncate":
             length = up.header("Content-Length")
             if self.command != "HEAD" and length is not None and int(length) > 1:

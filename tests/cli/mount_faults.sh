@@ -26,6 +26,10 @@
 #      readers share the failing fetch rather than fetching in turn), the
 #      state file names the timeout; once the proxy answers again (and the
 #      failure is over 2 s old) the read is right;
+#   3b. the registry trickles every blob answer at 2 KiB/s (faster than
+#      curl's customary 1 KiB/s floor, far slower than --fetch-min-rate's
+#      32 KiB/s): the read fails with EIO within 60 s, then reads right
+#      once the trickle stops;
 #   4. SIGKILL of soci-mount while a read waits for the stalled registry:
 #      the reader returns (with an error) within 10 s, the dead mount stays
 #      until `fusermount3 -u` removes it, then the mountpoint is an empty
@@ -227,6 +231,24 @@ cat "$MP/$F" >"$TMP/s5.out" 2>"$TMP/s5.err" || fail "stall over: the read failed
 right "stall over" "$TMP/s5.out"
 umnt stall
 echo "ok: a stalled registry gives EIO (last reader after ${worst}s) ($(elapsed)s)"
+
+# 3b. the registry trickles (2 KiB/s: above curl's usual 1 KiB/s floor)
+mnt trickle
+faults '{"rules": [{"match": "'"$BLOB_GET"'", "action": "trickle", "rate": 2048}]}'
+reader "$TMP/t1.out" cat "$MP/$F"
+reader_end "$RPID" "$TMP/t1.out"
+echo "trickling registry: the reader ended after ${secs}s, exit $rrc: $(head -c 200 "$TMP/t1.out.err")"
+[ "$rrc" != 0 ] || fail "trickling registry: the read succeeded"
+grep -q "Input/output error" "$TMP/t1.out.err" || fail "trickling registry: want EIO, got: $(cat "$TMP/t1.out.err")"
+below "$secs" $LIMIT || fail "trickling registry: the read took ${secs}s, limit ${LIMIT}s"
+prefix "trickling registry" "$TMP/t1.out"
+[ "$(injected)" -ge 1 ] || fail "trickling registry: no answer was trickled"
+faults '{}'
+sleep 2.5
+cat "$MP/$F" >"$TMP/t2.out" 2>"$TMP/t2.err" || fail "trickle over: the read failed: $(cat "$TMP/t2.err")"
+right "trickle over" "$TMP/t2.out"
+umnt trickle
+echo "ok: a trickling registry gives EIO within ${LIMIT}s ($(elapsed)s)"
 
 # 4. SIGKILL while a read waits
 mnt kill

@@ -67,7 +67,8 @@ faults() {
 # injected: how many requests the fault proxy faulted since its log was last
 # emptied (lines that are not "pass")
 injected() {
-    grep -c -v -e ' pass$' -e 'pass (nothing to truncate)$' -e 'pass (nothing to corrupt)$' "$XDIR/log" 2>/dev/null || true
+    grep -c -v -e ' pass$' -e 'pass (nothing to truncate)$' -e 'pass (nothing to corrupt)$' \
+        -e 'pass (nothing to trickle)$' "$XDIR/log" 2>/dev/null || true
 }
 
 # free_port: a port nothing listens on right now
