@@ -36,6 +36,8 @@ TAG=bench
 RUNS=$WORK/runs
 OUT=${OUT_MD:-$ROOT/bench/results/create.md}
 REPS=${REPS:-3}
+IDLE_WAIT=${IDLE_WAIT:-20}
+IDLE_PCT=${IDLE_PCT:-90}
 MIN_TOTAL=$((500 * 1000 * 1000))
 
 for b in soci soci-layers soci-pack ztoc-gen; do
@@ -216,8 +218,6 @@ fresh_copy() {
 # busy and idle jiffies of the whole machine
 jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat; }
 HZ=$(getconf CLK_TCK)
-IDLE_PCT=${IDLE_PCT:-90}
-IDLE_WAIT=${IDLE_WAIT:-20}
 
 # wait_idle: until a 1 s sample of the machine is >= IDLE_PCT% idle (at most
 # IDLE_WAIT s); fails if it never was -- other work on a shared machine
