@@ -156,7 +156,12 @@ readers() {
         [ "$used" -le $((disk_mib * 1024 + 64)) ] || fail "$label: the disk cache holds $used KiB, over --cache-disk ${disk_mib}M"
         echo "$label: decompressedCacheHits $dhits, diskCacheHits $(state "$mp" "$LD" diskCacheHits), disk cache $used KiB"
     fi
-    unmount "$mp" "$MPID" || { fail "$label: fusermount3 -u did not end soci-mount"; return; }
+    unmount "$mp" "$MPID" || {
+        fail "$label: fusermount3 -u did not end soci-mount within 40 s; its threads and last log lines:"
+        stacks "$MPID"
+        tail -n 20 "$TMP/mount.$label.log" | cut -c1-300 | sed 's/^/    | /'
+        return
+    }
     [ "$urc" = 0 ] || fail "$label: soci-mount exited $urc"
 }
 

@@ -84,8 +84,11 @@ mount_fg() {
 }
 
 # unmount MP PID: fusermount3 -u MP (umount for overlay/bind), then wait (at
-# most ~20 s) for PID (a child of this shell) to exit, its status in $urc;
-# returns 1 if either fails
+# most ~40 s) for PID (a child of this shell) to exit, its status in $urc;
+# returns 1 if either fails.  soci-mount exits once its FUSE workers have
+# answered what they were serving: a read whose fetch is in flight (the
+# kernel's own readahead can still be one after the readers are gone) may
+# take up to ~21 s with the default --fetch-timeout and --fetch-retries
 unmount() {
     urc=""
     case "$(fstype "$1")" in
@@ -94,7 +97,7 @@ unmount() {
     *) umount "$1" || return 1 ;;
     esac
     _i=0
-    while alive "$2" && [ $_i -lt 400 ]; do
+    while alive "$2" && [ $_i -lt 800 ]; do
         sleep 0.05
         _i=$((_i + 1))
     done
