@@ -156,6 +156,7 @@ readers() {
         [ "$used" -le $((disk_mib * 1024 + 64)) ] || fail "$label: the disk cache holds $used KiB, over --cache-disk ${disk_mib}M"
         echo "$label: decompressedCacheHits $dhits, diskCacheHits $(state "$mp" "$LD" diskCacheHits), disk cache $used KiB"
     fi
+    u0=$(date +%s.%N)
     unmount "$mp" "$MPID" || {
         fail "$label: fusermount3 -u did not end soci-mount within 40 s; its threads and last log lines:"
         stacks "$MPID"
@@ -163,6 +164,7 @@ readers() {
         return
     }
     [ "$urc" = 0 ] || fail "$label: soci-mount exited $urc"
+    echo "$label: soci-mount exited $(awk "BEGIN{printf \"%.2f\", $(date +%s.%N)-$u0}") s after fusermount3 -u"
 }
 
 # 1. from the layout
