@@ -9,8 +9,7 @@
 
 #include "sha256.h"
 
-#define NBUFFERS 8
-#define NOUT 8
+#define POOL_SIZE 8
 #define QUEUE_CAP 256
 
 enum ev_kind { EV_DATA, EV_BOUNDARY, EV_CRC, EV_MEMBER_END, EV_END };
@@ -27,6 +26,16 @@ struct boundary {
     int64_t prev_end, start;
 };
 
+/* fixed-size buffers the producer fills and the thread gives back */
+struct pool {
+    uint8_t *all[POOL_SIZE];
+    uint8_t *free[POOL_SIZE];
+    size_t nfree;
+    size_t buf_size;
+    unsigned faulted;        /* bit i: all[i] was faulted in */
+    int busy;                /* under mu: submitted, not yet given back */
+};
+
 struct span_hasher {
     int threaded;
     pthread_t thread;
@@ -34,16 +43,9 @@ struct span_hasher {
     pthread_cond_t cond;
     struct event queue[QUEUE_CAP];
     size_t qhead, qlen;
-    uint8_t *free_bufs[NBUFFERS];
-    size_t nfree;
-    uint8_t *all_bufs[NBUFFERS];
-    unsigned faulted;        /* bit i: all_bufs[i] was faulted in */
-    uint8_t *free_out[NOUT]; /* the output pool, allocated on first use */
-    size_t nfree_out;
-    uint8_t *all_out[NOUT];
-    unsigned faulted_out;
+    struct pool in;          /* compressed input, for the digests */
+    struct pool out;         /* inflated output, for the CRC (allocated on first use) */
     int sleeping;            /* under mu: the thread waits for events */
-    int busy_in, busy_out;   /* under mu: buffers submitted, not yet given back */
     int64_t crc_mismatch;    /* under mu: first bad member's trailer, or -1 */
     int failed;
 
@@ -159,6 +161,32 @@ static void handle(struct span_hasher *sh, const struct event *ev)
     }
 }
 
+/* the pool an event's buffer returns to once handled, and that buffer */
+static struct pool *returns_to(struct span_hasher *sh, const struct event *ev, uint8_t **buf)
+{
+    if (ev->kind == EV_DATA) {
+        *buf = ev->buf;
+        return &sh->in;
+    }
+    if (ev->kind == EV_CRC && ev->done != NULL) {
+        *buf = ev->done;
+        return &sh->out;
+    }
+    return NULL;
+}
+
+/* an event was handled: its buffer is free again (mu held when threaded) */
+static void give_back(struct span_hasher *sh, const struct event *ev)
+{
+    uint8_t *buf;
+    struct pool *p = returns_to(sh, ev, &buf);
+
+    if (p != NULL) {
+        p->free[p->nfree++] = buf;
+        p->busy--;
+    }
+}
+
 static void *hasher_main(void *arg)
 {
     struct span_hasher *sh = arg;
@@ -179,14 +207,7 @@ static void *hasher_main(void *arg)
         pthread_mutex_lock(&sh->mu);
         sh->qhead = (sh->qhead + 1) % QUEUE_CAP;
         sh->qlen--;
-        if (ev.kind == EV_DATA) {
-            sh->free_bufs[sh->nfree++] = ev.buf;
-            sh->busy_in--;
-        }
-        if (ev.kind == EV_CRC && ev.done != NULL) {
-            sh->free_out[sh->nfree_out++] = ev.done;
-            sh->busy_out--;
-        }
+        give_back(sh, &ev);
         pthread_cond_broadcast(&sh->cond);
         pthread_mutex_unlock(&sh->mu);
         if (ev.kind == EV_END)
@@ -194,25 +215,52 @@ static void *hasher_main(void *arg)
     }
 }
 
+/* allocate a pool's buffers, all free; -1 (and none) when out of memory */
+static int pool_fill(struct pool *p)
+{
+    int i;
+
+    for (i = 0; i < POOL_SIZE; i++) {
+        p->all[i] = malloc(p->buf_size);
+        if (p->all[i] == NULL) {
+            while (i-- > 0) {
+                free(p->all[i]);
+                p->all[i] = NULL;
+            }
+            p->nfree = 0;
+            return -1;
+        }
+        p->free[i] = p->all[i];
+    }
+    p->nfree = POOL_SIZE;
+    return 0;
+}
+
+static void pool_release(struct pool *p)
+{
+    int i;
+
+    for (i = 0; i < POOL_SIZE; i++) {
+        free(p->all[i]);
+        p->all[i] = NULL;
+    }
+    p->nfree = 0;
+}
+
 struct span_hasher *span_hasher_new(int threaded)
 {
     struct span_hasher *sh = calloc(1, sizeof(*sh));
-    int i;
 
     if (sh == NULL)
         return NULL;
     sh->blob = sha256_new();
     sh->span = sha256_new();
-    for (i = 0; i < NBUFFERS; i++) {
-        sh->all_bufs[i] = malloc(SPAN_HASHER_BUFFER_SIZE);
-        if (sh->all_bufs[i] == NULL)
-            break;
-        sh->free_bufs[sh->nfree++] = sh->all_bufs[i];
-    }
+    sh->in.buf_size = SPAN_HASHER_BUFFER_SIZE;
+    sh->out.buf_size = SPAN_HASHER_OUT_SIZE;
     pthread_mutex_init(&sh->mu, NULL);
     pthread_cond_init(&sh->cond, NULL);
     sh->crc_mismatch = -1;
-    if (sh->blob == NULL || sh->span == NULL || i < NBUFFERS) {
+    if (sh->blob == NULL || sh->span == NULL || pool_fill(&sh->in) != 0) {
         span_hasher_free(sh);
         return NULL;
     }
@@ -230,27 +278,39 @@ static void wait_locked(struct span_hasher *sh)
     pthread_cond_wait(&sh->cond, &sh->mu);
 }
 
-/* fault a pool buffer in on its first use (bit i of *faulted) */
-static void first_use(uint8_t *const *all, int n, unsigned *faulted, uint8_t *b, size_t size)
+/* a free buffer of p, waiting for the thread to give one back; faulted
+ * in on its first use */
+static uint8_t *pool_take(struct span_hasher *sh, struct pool *p)
 {
+    uint8_t *b;
     int i;
 
-    for (i = 0; i < n; i++) {
-        if (all[i] == b && !(*faulted & (1u << i))) {
-            *faulted |= 1u << i;
-            span_hasher_prefault(b, size);
+    if (!sh->threaded) {
+        b = p->free[--p->nfree];
+    } else {
+        pthread_mutex_lock(&sh->mu);
+        while (p->nfree == 0)
+            wait_locked(sh);
+        b = p->free[--p->nfree];
+        pthread_mutex_unlock(&sh->mu);
+    }
+    for (i = 0; i < POOL_SIZE; i++) {
+        if (p->all[i] == b && !(p->faulted & (1u << i))) {
+            p->faulted |= 1u << i;
+            span_hasher_prefault(b, p->buf_size);
         }
     }
+    return b;
 }
 
 static void enqueue(struct span_hasher *sh, const struct event *ev)
 {
+    uint8_t *buf;
+    struct pool *p;
+
     if (!sh->threaded) {
         handle(sh, ev);
-        if (ev->kind == EV_DATA)
-            sh->free_bufs[sh->nfree++] = ev->buf;
-        if (ev->kind == EV_CRC && ev->done != NULL)
-            sh->free_out[sh->nfree_out++] = ev->done;
+        give_back(sh, ev);
         return;
     }
     pthread_mutex_lock(&sh->mu);
@@ -258,33 +318,22 @@ static void enqueue(struct span_hasher *sh, const struct event *ev)
         wait_locked(sh);
     sh->queue[(sh->qhead + sh->qlen) % QUEUE_CAP] = *ev;
     sh->qlen++;
-    sh->busy_in += ev->kind == EV_DATA;
-    sh->busy_out += ev->kind == EV_CRC && ev->done != NULL;
+    p = returns_to(sh, ev, &buf);
+    if (p != NULL)
+        p->busy++;
     /* Waking the thread costs the producer a futex call and, in a VM, an
      * interrupt to the other CPU (~25 us here, where a buffer takes 0.7 to
      * 2.5 ms to fill): wake it only once half of a buffer pool or of the
      * queue waits for it, or for the end. */
-    if (sh->sleeping && (ev->kind == EV_END || sh->busy_in >= NBUFFERS / 2 ||
-                         sh->busy_out >= NOUT / 2 || sh->qlen >= QUEUE_CAP / 2))
+    if (sh->sleeping && (ev->kind == EV_END || sh->in.busy >= POOL_SIZE / 2 || sh->out.busy >= POOL_SIZE / 2 ||
+                         sh->qlen >= QUEUE_CAP / 2))
         pthread_cond_broadcast(&sh->cond);
     pthread_mutex_unlock(&sh->mu);
 }
 
 uint8_t *span_hasher_buffer(struct span_hasher *sh)
 {
-    uint8_t *b;
-
-    if (!sh->threaded) {
-        b = sh->free_bufs[--sh->nfree];
-    } else {
-        pthread_mutex_lock(&sh->mu);
-        while (sh->nfree == 0)
-            wait_locked(sh);
-        b = sh->free_bufs[--sh->nfree];
-        pthread_mutex_unlock(&sh->mu);
-    }
-    first_use(sh->all_bufs, NBUFFERS, &sh->faulted, b, SPAN_HASHER_BUFFER_SIZE);
-    return b;
+    return pool_take(sh, &sh->in);
 }
 
 void span_hasher_submit(struct span_hasher *sh, uint8_t *buf, size_t n)
@@ -301,36 +350,11 @@ void span_hasher_boundary(struct span_hasher *sh, int64_t prev_end, int64_t star
 
 uint8_t *span_hasher_out_buffer(struct span_hasher *sh)
 {
-    uint8_t *b;
-    int i;
-
-    if (sh->all_out[0] == NULL) { /* first use: only gzip layers need the pool */
-        for (i = 0; i < NOUT; i++) {
-            sh->all_out[i] = malloc(SPAN_HASHER_OUT_SIZE);
-            if (sh->all_out[i] == NULL) {
-                while (i-- > 0) {
-                    free(sh->all_out[i]);
-                    sh->all_out[i] = NULL;
-                }
-                return NULL;
-            }
-        }
-        pthread_mutex_lock(&sh->mu);
-        for (i = 0; i < NOUT; i++)
-            sh->free_out[sh->nfree_out++] = sh->all_out[i];
-        pthread_mutex_unlock(&sh->mu);
-    }
-    if (!sh->threaded) {
-        b = sh->free_out[--sh->nfree_out];
-    } else {
-        pthread_mutex_lock(&sh->mu);
-        while (sh->nfree_out == 0)
-            wait_locked(sh);
-        b = sh->free_out[--sh->nfree_out];
-        pthread_mutex_unlock(&sh->mu);
-    }
-    first_use(sh->all_out, NOUT, &sh->faulted_out, b, SPAN_HASHER_OUT_SIZE);
-    return b;
+    /* allocated on first use (only gzip layers need it), before any of its
+     * buffers is handed over: the thread never sees it filling */
+    if (sh->out.all[0] == NULL && pool_fill(&sh->out) != 0)
+        return NULL;
+    return pool_take(sh, &sh->out);
 }
 
 void span_hasher_crc(struct span_hasher *sh, const uint8_t *data, size_t n, uint8_t *done)
@@ -370,18 +394,8 @@ static void stop_thread(struct span_hasher *sh)
 
 static void release_buffers(struct span_hasher *sh)
 {
-    int i;
-
-    for (i = 0; i < NBUFFERS; i++) {
-        free(sh->all_bufs[i]);
-        sh->all_bufs[i] = NULL;
-    }
-    sh->nfree = 0;
-    for (i = 0; i < NOUT; i++) {
-        free(sh->all_out[i]);
-        sh->all_out[i] = NULL;
-    }
-    sh->nfree_out = 0;
+    pool_release(&sh->in);
+    pool_release(&sh->out);
 }
 
 int span_hasher_finish(struct span_hasher *sh, uint8_t blob_digest[32], uint8_t **digests,

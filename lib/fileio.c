@@ -1,6 +1,7 @@
 /* fileio.c -- file helpers (see fileio.h) */
 #include "fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -9,6 +10,19 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+void unlink_matching(const char *dir, int (*match)(const char *name))
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL)
+        if (match(e->d_name))
+            (void)unlinkat(dirfd(d), e->d_name, 0);
+    closedir(d);
+}
 
 int read_file(const char *path, size_t max_len, uint8_t **buf, size_t *len, struct error *err)
 {

@@ -35,6 +35,10 @@ void out_file_abort(struct out_file *of);
 int atomic_write_file(const char *path, const void *buf, size_t n, mode_t mode,
                       struct error *err);
 
+/* unlink every entry of dir whose name match() accepts; best effort (a
+ * missing dir, or an entry already gone, is no error) */
+void unlink_matching(const char *dir, int (*match)(const char *name));
+
 /* mkdir -p */
 int mkdir_p(const char *path, mode_t mode, struct error *err);
 

@@ -2,7 +2,6 @@
 #include "oci_layout.h"
 
 #include <errno.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,21 +119,6 @@ static int is_our_temp(const char *name)
                                                                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == 6;
 }
 
-/* remove the temporaries a killed writer left in dir (we hold the lock, so
- * no live writer of ours owns them) */
-static void sweep_temps(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL)
-        if (is_our_temp(e->d_name))
-            (void)unlinkat(dirfd(d), e->d_name, 0);
-    closedir(d);
-}
-
 int layout_lock(struct oci_layout *l, struct error *err)
 {
     char path[4096];
@@ -148,9 +132,11 @@ int layout_lock(struct oci_layout *l, struct error *err)
         return error_set(err, "%s: lock: %s", l->dir, strerror(errno));
     }
     l->locked = 1;
-    sweep_temps(l->dir);
+    /* the temporaries a killed writer left: with the lock held, no live
+     * writer of ours owns them */
+    unlink_matching(l->dir, is_our_temp);
     snprintf(path, sizeof(path), "%s/blobs/sha256", l->dir);
-    sweep_temps(path);
+    unlink_matching(path, is_our_temp);
     return 0;
 }
 

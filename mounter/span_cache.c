@@ -1,7 +1,6 @@
 /* span_cache.c -- fetch, verify, decompress and cache spans (see span_cache.h) */
 #include "span_cache.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -315,18 +314,10 @@ static void *dec_main(void *arg)
     return NULL;
 }
 
-/* delete the decompressed files (and their temporary files) in dir */
-static void dec_clear(const char *dir)
+/* a decompressed file, or its temporary file: "u<span>[...]" (dec_path) */
+static int is_dec_file(const char *name)
 {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] == 'u')
-            unlinkat(dirfd(d), e->d_name, 0);
-    closedir(d);
+    return name[0] == 'u';
 }
 
 /* caller owns the FETCHING state of s: nobody else stores it meanwhile */
@@ -953,7 +944,7 @@ struct span_cache *span_cache_new(const struct ztoc *z, const struct zinfo *zi, 
             span_cache_free(sc);
             return NULL;
         }
-        dec_clear(sc->disk_dir);
+        unlink_matching(sc->disk_dir, is_dec_file);
         /* spans cached by an earlier mount of the same layer */
         for (s = 0; s < sc->nspans; s++) {
             char path[4200];
@@ -1000,7 +991,7 @@ void span_cache_free(struct span_cache *sc)
         pthread_join(sc->dec_writer, NULL);
         while (sc->dec_qn > 0)
             free(sc->dec_q[--sc->dec_qn].data);
-        dec_clear(sc->disk_dir); /* no later mount trusts them */
+        unlink_matching(sc->disk_dir, is_dec_file); /* no later mount trusts them */
     }
     for (s = 0; s < sc->nspans; s++)
         free(sc->spans[s].data);

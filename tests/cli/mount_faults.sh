@@ -134,6 +134,25 @@ prefix() {
     cmp -s -n "$_n" "$2" "$REF" || fail "$1: the failed read returned wrong bytes"
 }
 
+# failed_eio WHAT OUT: the reader that wrote OUT (rrc and secs from
+# reader_end) failed with EIO within $LIMIT s, having returned no wrong byte
+failed_eio() {
+    [ "$rrc" != 0 ] || fail "$1: the read succeeded"
+    grep -q "Input/output error" "$2.err" || fail "$1: want EIO, got: $(cat "$2.err")"
+    below "$secs" $LIMIT || fail "$1: the read took ${secs}s, limit ${LIMIT}s"
+    prefix "$1" "$2"
+}
+
+# recovers WHAT OUT: with the faults gone (and the failure over 2 s old: a
+# span whose fetch failed fails at once for 2 s, against the kernel's own
+# retries) the file reads right
+recovers() {
+    faults '{}'
+    sleep 2.5
+    cat "$MP/$F" >"$2" 2>"$2.err" || fail "$1: the read failed: $(cat "$2.err")"
+    right "$1" "$2"
+}
+
 # faulted PATTERN: how many layer GETs the proxy's log shows with PATTERN
 faulted() {
     grep -F "GET /v2/f/blobs/$LD" "$XDIR/log" | grep -c -E "$1" || true
@@ -217,18 +236,12 @@ for p in $pids; do
     i=$((i + 1))
     reader_end "$p" "$TMP/s$i.out"
     echo "stalled registry: reader $i ($([ $((i % 2)) = 1 ] && echo cat || echo 'dd iflag=direct')) ended after ${secs}s, exit $rrc: $(head -c 200 "$TMP/s$i.out.err")"
-    [ "$rrc" != 0 ] || fail "stalled registry: reader $i succeeded"
-    grep -q "Input/output error" "$TMP/s$i.out.err" || fail "stalled registry: reader $i: want EIO, got: $(cat "$TMP/s$i.out.err")"
-    below "$secs" $LIMIT || fail "stalled registry: reader $i took ${secs}s, limit ${LIMIT}s"
-    prefix "stalled registry, reader $i" "$TMP/s$i.out"
+    failed_eio "stalled registry, reader $i" "$TMP/s$i.out"
     worst=$secs
 done
 grep -q '"error":"[^"]*Timeout' "$MP/.soci-snapshotter/$LD.json" ||
     fail "stalled registry: the state file does not name the timeout: $(cat "$MP/.soci-snapshotter/$LD.json")"
-faults '{}'
-sleep 2.5 # a span whose fetch failed fails at once for 2 s (the kernel's own retries)
-cat "$MP/$F" >"$TMP/s5.out" 2>"$TMP/s5.err" || fail "stall over: the read failed: $(cat "$TMP/s5.err")"
-right "stall over" "$TMP/s5.out"
+recovers "stall over" "$TMP/s5.out"
 umnt stall
 echo "ok: a stalled registry gives EIO (last reader after ${worst}s) ($(elapsed)s)"
 
@@ -238,15 +251,9 @@ faults '{"rules": [{"match": "'"$BLOB_GET"'", "action": "trickle", "rate": 2048}
 reader "$TMP/t1.out" cat "$MP/$F"
 reader_end "$RPID" "$TMP/t1.out"
 echo "trickling registry: the reader ended after ${secs}s, exit $rrc: $(head -c 200 "$TMP/t1.out.err")"
-[ "$rrc" != 0 ] || fail "trickling registry: the read succeeded"
-grep -q "Input/output error" "$TMP/t1.out.err" || fail "trickling registry: want EIO, got: $(cat "$TMP/t1.out.err")"
-below "$secs" $LIMIT || fail "trickling registry: the read took ${secs}s, limit ${LIMIT}s"
-prefix "trickling registry" "$TMP/t1.out"
+failed_eio "trickling registry" "$TMP/t1.out"
 [ "$(injected)" -ge 1 ] || fail "trickling registry: no answer was trickled"
-faults '{}'
-sleep 2.5
-cat "$MP/$F" >"$TMP/t2.out" 2>"$TMP/t2.err" || fail "trickle over: the read failed: $(cat "$TMP/t2.err")"
-right "trickle over" "$TMP/t2.out"
+recovers "trickle over" "$TMP/t2.out"
 umnt trickle
 echo "ok: a trickling registry gives EIO within ${LIMIT}s ($(elapsed)s)"
 
@@ -283,10 +290,7 @@ sleep 0.5
 sh "$REGSH" stop "$TMP/reg" || fail "cannot stop the registry"
 reader_end "$gpid" "$TMP/g.out"
 echo "registry gone: the read ended after ${secs}s, exit $rrc: $(cat "$TMP/g.out.err")"
-[ "$rrc" != 0 ] || fail "registry gone: the read succeeded"
-grep -q "Input/output error" "$TMP/g.out.err" || fail "registry gone: want EIO, got: $(cat "$TMP/g.out.err")"
-below "$secs" $LIMIT || fail "registry gone: the read took ${secs}s, limit ${LIMIT}s"
-prefix "registry gone" "$TMP/g.out"
+failed_eio "registry gone" "$TMP/g.out"
 umnt gone
 echo "ok: the registry going away gives EIO ($(elapsed)s)"
 finish
