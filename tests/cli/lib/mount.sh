@@ -91,17 +91,21 @@ mount_fg() {
 # take up to ~21 s with the default --fetch-timeout and --fetch-retries
 unmount() {
     urc=""
-    case "$(fstype "$1")" in
-    fuse*) fusermount3 -u "$1" || return 1 ;;
+    _fs=$(fstype "$1")
+    case "$_fs" in
+    fuse*) fusermount3 -u "$1" || { echo "unmount: fusermount3 -u $1 exited $? (pid ${2:-none})"; return 1; } ;;
     "") ;;
-    *) umount "$1" || return 1 ;;
+    *) umount "$1" || { echo "unmount: umount $1 ($_fs) exited $?"; return 1; } ;;
     esac
     _i=0
     while alive "$2" && [ $_i -lt 800 ]; do
         sleep 0.05
         _i=$((_i + 1))
     done
-    ! alive "$2" || return 1
+    if alive "$2"; then
+        echo "unmount: pid $2 still runs $((_i / 20)) s after unmounting $1 (it was ${_fs:-not mounted})"
+        return 1
+    fi
     wait "$2" 2>/dev/null
     urc=$?
     return 0
