@@ -33,7 +33,7 @@ usage() {
 alive() {
     kill -0 "$1" 2>/dev/null || return 1
     state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)
-    [ "$state" != Z ]
+    [ -n "$state" ] && [ "$state" != Z ] # unreadable: reaped meanwhile
 }
 
 stop() {

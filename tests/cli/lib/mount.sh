@@ -36,11 +36,13 @@ fstype() {
     awk -v d="$1" '$2 == d { t = $3 } END { print t }' /proc/self/mounts
 }
 
-# alive PID: the process exists and is not a zombie
+# alive PID: the process exists and is not a zombie.  A status that cannot
+# be read means gone: the shell may reap a zombie child while it forks the
+# command substitution, between kill -0 and the read
 alive() {
     kill -0 "$1" 2>/dev/null || return 1
     _st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)
-    [ "$_st" != Z ]
+    [ -n "$_st" ] && [ "$_st" != Z ]
 }
 
 _mount_cleanup() {
