@@ -1,0 +1,53 @@
+/* snapshotter.h -- the snapshotter: ordinary snapshots plus lazily mounted layers
+ *
+ * What the gRPC service calls.  Ordinary snapshots go to snapstore.  A
+ * Prepare that carries containerd.io/snapshot.ref (an unpack of a layer) with
+ * the image and layer labels (CRI's cri.*, upstream's remote/soci.*, or the
+ * stargz-style labels of ctr-remote) goes to the remote half: find the image's
+ * SOCI index, mount the layer lazily on the new snapshot's fs/ by a mount
+ * process of its own (soci-mount), or -- for a layer of an indexed image that
+ * has no ztoc -- download, verify (blob digest and the config's diff_id) and
+ * unpack it; then commit it under the target name with upstream's labels and
+ * answer SNAP_ERR_ALREADY_EXISTS.  An image without an index, or any failure
+ * to find or use one (random bytes, missing ztoc, unreachable registry), is
+ * left to containerd: the plain mounts are returned and one line is logged.
+ *
+ * Mount processes outlive the daemon: snapshotter_close(sn, 0) (SIGTERM)
+ * leaves them serving; snapshotter_open() re-attaches to every remote snapshot
+ * still mounted and re-mounts those that are not; snapshotter_close(sn, 1)
+ * (SIGINT) unmounts every remote layer.
+ *
+ * Errors: enum snap_status plus one line in err.  Thread safety: all calls may
+ * come from any thread at once.
+ */
+#ifndef SOCI_SNAPSHOTTER_H
+#define SOCI_SNAPSHOTTER_H
+
+#include <stdio.h>
+
+#include "config.h"
+#include "error.h"
+#include "snapstore.h"
+
+struct snapshotter;
+
+/* root: the daemon's --root; mount_helper: path of the soci-mount binary */
+int snapshotter_open(const struct snap_config *cfg, const char *root, const char *mount_helper,
+                     struct snapshotter **out, struct error *err);
+void snapshotter_close(struct snapshotter *sn, int unmount_all);
+
+struct snapstore *snapshotter_store(struct snapshotter *sn);
+
+/* ns: the containerd namespace of the call (gRPC metadata) */
+enum snap_status snapshotter_prepare(struct snapshotter *sn, const char *ns, enum snap_kind kind, const char *key,
+                                     const char *parent, const struct snap_labels *labels,
+                                     struct snap_mount *mount, struct error *err);
+/* unmounts a lazily mounted layer before its snapshot goes */
+enum snap_status snapshotter_remove(struct snapshotter *sn, const char *key, struct error *err);
+enum snap_status snapshotter_cleanup(struct snapshotter *sn, struct error *err);
+
+/* one line per remote layer: key, layer digest, state (mounted, lost,
+ * unpacked), fetched %, bytes fetched */
+void snapshotter_status(struct snapshotter *sn, FILE *out);
+
+#endif
