@@ -29,8 +29,16 @@ int cli_parse_size(const char *s, int64_t *out)
         mult = 1024LL * 1024 * 1024;
     else if (*end != '\0')
         return -1;
-    if (mult > 1 && end[1] != '\0' && !((end[1] == 'i' || end[1] == 'B') && end[2] == '\0'))
-        return -1;
+    /* "4M", "4Mi", "4MB", "4MiB" all mean 4 * 2^20 */
+    if (mult > 1) {
+        const char *unit = end + 1;
+        if (*unit == 'i')
+            unit++;
+        if (*unit == 'B')
+            unit++;
+        if (*unit != '\0')
+            return -1;
+    }
     if (v > INT64_MAX / mult)
         return -1;
     *out = v * mult;

@@ -62,14 +62,17 @@ struct snap_config {
     int bg_silence_period_msec;       /* 30000 */
     int bg_fetch_period_msec;         /* 500 */
 
-    /* [cache]: this project's node-wide budgets, shared by every lazily
-     * mounted layer of the node (not per layer) */
+    /* [cache] memory_size, disk_size, dir: this project's node-wide budgets,
+     * shared by every lazily mounted layer of the node (not per layer);
+     * sizes as "512MiB", "10GiB", "4M" or bytes */
     int64_t cache_memory_bytes;       /* span memory, "512MiB" */
     int64_t cache_disk_bytes;         /* compressed + decompressed disk cache, "10GiB" */
     char cache_dir[4096];             /* "" = ROOT/soci/spancache */
 
-    /* keys accepted for compatibility and not otherwise used, as "key = value"
-     * lines in file order, for config dump */
+    /* keys accepted for compatibility and not otherwise used, for config
+     * dump: one line each in file order, "TABLE\tkey = VALUE\n" with TABLE
+     * the table's name as a header writes it ("" top level,
+     * resolver.host."h") and VALUE in TOML; NULL when there are none */
     char *passthrough;
 };
 
