@@ -29,32 +29,14 @@ usage() {
     exit 2
 }
 
-# is the process alive (and not a zombie)?
-alive() {
-    kill -0 "$1" 2>/dev/null || return 1
-    state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)
-    [ -n "$state" ] && [ "$state" != Z ] # unreadable: reaped meanwhile
-}
+. "$(dirname "$0")/proc.sh" # alive, stop_pid
 
 stop() {
     dir=$1
     [ -f "$dir/pid" ] || return 0
     pid=$(cat "$dir/pid")
     case "$pid" in '' | *[!0-9]*) rm -f "$dir/pid"; return 0 ;; esac
-    kill "$pid" 2>/dev/null
-    i=0
-    while alive "$pid" && [ $i -lt 50 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    if alive "$pid"; then
-        kill -9 "$pid" 2>/dev/null
-        i=0
-        while alive "$pid" && [ $i -lt 20 ]; do
-            sleep 0.1
-            i=$((i + 1))
-        done
-    fi
+    stop_pid "$pid" 50
     rm -f "$dir/pid"
     ! alive "$pid"
 }
