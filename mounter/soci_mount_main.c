@@ -9,7 +9,10 @@
  * mounted (FUSE for layers with a ztoc, unpacked for the others) and
  * overlayfs merges them read-only on MOUNTPOINT.  soci-mount goes to the
  * background once mounted (-f: stay); SIGTERM/SIGINT or `fusermount3 -u`
- * unmount it cleanly.  Logs are JSON lines on stderr.
+ * unmount it cleanly.  Logs are JSON lines on stderr, or in --log-file
+ * FILE; in the background, once mounted, soci-mount lets go of the
+ * caller's stdout and stderr (`soci-mount ... 2>&1 | grep` returns), so
+ * without --log-file its later records go nowhere.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +23,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +47,7 @@
 #define PROG "soci-mount"
 
 struct options {
-    const char *source, *mountpoint, *layer, *index_digest, *prefetch, *cache_dir, *work_dir;
+    const char *source, *mountpoint, *layer, *index_digest, *prefetch, *cache_dir, *work_dir, *log_file;
     int image, foreground, background, allow_other;
     int64_t cache_mem, cache_disk;
     long quiet_ms, period_ms;
@@ -68,11 +72,15 @@ struct mounted {
 
 static struct mounted *units;
 static size_t nunits;
+/* stopping: the signal thread, the mount watcher and main's cleanup each
+ * end the sessions; stop_mu makes that happen once, and guards
+ * overlay_target (cleared once it is unmounted) */
+static pthread_mutex_t stop_mu = PTHREAD_MUTEX_INITIALIZER;
 static char overlay_target[4096];
 static dev_t overlay_dev;
 static int image_mode;          /* --image: units[].dir are our own directories */
 static char work_base[4096];    /* --image: the work dir we made ("" if the user's) */
-static volatile int stopping;
+static atomic_int stopping;
 
 static void usage(FILE *f)
 {
@@ -94,6 +102,7 @@ static void usage(FILE *f)
             "  --fetch-min-rate N          bytes per second (default 32K)\n"
             "  --fetch-retries N           retries of a failed registry request (default 3)\n"
             "  --prefetch FILE             paths (one per line) whose spans are fetched before mounting\n"
+            "  --log-file FILE             JSON log lines go to FILE (appended) instead of stderr\n"
             "  --plain-http, --insecure, --user U[:P], --password-stdin, --verbose\n");
 }
 
@@ -117,6 +126,7 @@ static int parse(int argc, char **argv, struct options *o)
         {"fetch-timeout", required_argument, NULL, 'T'},
         {"fetch-retries", required_argument, NULL, 'R'},
         {"fetch-min-rate", required_argument, NULL, 'S'},
+        {"log-file", required_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -187,6 +197,7 @@ static int parse(int argc, char **argv, struct options *o)
                 o->period_ms = (long)v;
             break;
         case 'F': o->prefetch = optarg; break;
+        case 'G': o->log_file = optarg; break;
         case 'S':
             if (cli_parse_size(optarg, &o->fetch_min_rate) != 0 || o->fetch_min_rate < 1 ||
                 o->fetch_min_rate > (1LL << 30)) {
@@ -324,37 +335,48 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
-/* signals end every session: unmounting makes the loops return */
+/* end every FUSE session (unmounting makes the loops return) and the
+ * overlay, once; overlay_gone: it was unmounted already */
+static void stop_all(int overlay_gone)
+{
+    size_t i;
+
+    pthread_mutex_lock(&stop_mu);
+    atomic_store(&stopping, 1);
+    if (overlay_target[0] && !overlay_gone)
+        umount2(overlay_target, MNT_DETACH);
+    overlay_target[0] = '\0';
+    for (i = 0; i < nunits; i++)
+        if (units[i].fuse && units[i].mounted && units[i].fs.se) {
+            fuse_session_exit(units[i].fs.se);
+            umount2(units[i].dir, MNT_DETACH);
+        }
+    pthread_mutex_unlock(&stop_mu);
+}
+
+/* signals end every session */
 static void *signal_main(void *arg)
 {
     sigset_t *set = arg;
     int sig;
-    size_t i;
 
     if (sigwait(set, &sig) != 0)
         return NULL;
-    stopping = 1;
     log_msg("info", "signal %d: unmounting", sig);
-    if (overlay_target[0])
-        umount2(overlay_target, MNT_DETACH);
-    for (i = 0; i < nunits; i++)
-        if (units[i].fuse && units[i].mounted) {
-            fuse_session_exit(units[i].fs.se);
-            umount2(units[i].dir, MNT_DETACH);
-        }
+    stop_all(0);
     return NULL;
 }
 
 /* --image: unmounting MOUNTPOINT (umount, fusermount3 -u) ends the layers'
- * sessions too, as a signal would; the mount table is watched for changes */
+ * sessions too, as a signal would; the mount table is watched for changes.
+ * arg: the overlay's path (main's copy, which outlives this thread's use) */
 static void *watch_main(void *arg)
 {
+    const char *target = arg;
     int fd = open("/proc/self/mounts", O_RDONLY | O_CLOEXEC);
     char buf[4096];
-    size_t i;
 
-    (void)arg;
-    while (!stopping) {
+    while (!atomic_load(&stopping)) {
         struct pollfd p = {fd, POLLPRI, 0};
         struct stat st;
         if (poll(&p, fd >= 0 ? 1 : 0, 1000) > 0 && fd >= 0) {
@@ -363,18 +385,12 @@ static void *watch_main(void *arg)
             while (read(fd, buf, sizeof(buf)) > 0)
                 ;
         }
-        if (stopping)
+        if (atomic_load(&stopping))
             break;
-        if (stat(overlay_target, &st) == 0 && st.st_dev == overlay_dev)
+        if (stat(target, &st) == 0 && st.st_dev == overlay_dev)
             continue;
-        stopping = 1;
-        log_msg("info", "%s was unmounted: unmounting the layers", overlay_target);
-        overlay_target[0] = '\0';
-        for (i = 0; i < nunits; i++)
-            if (units[i].fuse && units[i].mounted) {
-                fuse_session_exit(units[i].fs.se);
-                umount2(units[i].dir, MNT_DETACH);
-            }
+        log_msg("info", "%s was unmounted: unmounting the layers", target);
+        stop_all(1);
     }
     if (fd >= 0)
         close(fd);
@@ -414,8 +430,13 @@ static void cleanup(void)
 {
     size_t i;
 
+    /* the signal thread and the watcher may still run: under stop_mu,
+     * they find every session unmounted, or wait until it is */
+    pthread_mutex_lock(&stop_mu);
+    atomic_store(&stopping, 1);
     if (overlay_target[0])
         umount2(overlay_target, MNT_DETACH);
+    overlay_target[0] = '\0';
     for (i = 0; i < nunits; i++) {
         struct mounted *m = &units[i];
         if (m->fuse) {
@@ -423,6 +444,7 @@ static void cleanup(void)
                 fuse_session_exit(m->fs.se);
             if (m->mounted)
                 layer_fs_unmount(&m->fs);
+            m->mounted = 0;
             if (m->running) {
                 pthread_join(m->thread, NULL);
                 m->running = 0;
@@ -433,6 +455,7 @@ static void cleanup(void)
         }
         blob_source_close(&m->src);
     }
+    pthread_mutex_unlock(&stop_mu);
     if (image_mode)
         remove_work_dirs();
 }
@@ -470,6 +493,14 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": %s\n", err.msg);
         return 1;
     }
+    if (o.log_file) {
+        FILE *lf = fopen(o.log_file, "ae");
+        if (lf == NULL) {
+            fprintf(stderr, PROG ": --log-file %s: %s\n", o.log_file, strerror(errno));
+            return 1;
+        }
+        log_set_output(lf); /* kept open until exit */
+    }
     /* go to the background before any thread exists; the parent waits
      * for the child to say the mount is up (or why it failed) */
     if (!o.foreground) {
@@ -506,6 +537,7 @@ int main(int argc, char **argv)
     lo.source = o.source;
     lo.index_digest = o.index_digest;
     lo.sel = &o.sel;
+    lo.only_layer = o.layer;
     if (strncmp(o.source, "oci:", 4) != 0) {
         struct reg_ref r;
         if (reg_ref_parse(o.source, &r, &err) != 0 || (client = reg_cli_client(&o.reg, r.host, &err)) == NULL ||
@@ -619,7 +651,7 @@ int main(int argc, char **argv)
                 goto fail;
             }
             overlay_dev = st.st_dev;
-            if (pthread_create(&watcher, NULL, watch_main, NULL) != 0) {
+            if (pthread_create(&watcher, NULL, watch_main, (void *)o.mountpoint) != 0) {
                 error_set(&err, "cannot start the mount watcher");
                 goto fail;
             }
@@ -630,11 +662,17 @@ int main(int argc, char **argv)
         error_set(&err, "cannot start the signal thread");
         goto fail;
     }
-    {
-        char fields[700];
-        snprintf(fields, sizeof(fields), "\"source\":\"%.200s\",\"mountpoint\":\"%.200s\",\"layers\":%zu,\"index\":\"%s\"",
-                 o.source, o.mountpoint, nunits, img.index_digest);
-        log_event("info", "mounted", fields);
+    log_kv("info", "mounted", LOG_STR("source", o.source), LOG_STR("mountpoint", o.mountpoint),
+           LOG_INT("layers", nunits), LOG_STR("index", img.index_digest));
+    /* in the background, let go of the caller's output: a pipe reading it
+     * ends now, not when the mount ends (logs: --log-file, or nowhere) */
+    if (!o.foreground) {
+        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null_fd < 0 || dup2(null_fd, STDOUT_FILENO) < 0 || dup2(null_fd, STDERR_FILENO) < 0) {
+            error_set(&err, "cannot detach from the terminal: %s", strerror(errno));
+            goto fail;
+        }
+        close(null_fd);
     }
     if (ready[1] >= 0) {
         char ok = 0;

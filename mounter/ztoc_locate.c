@@ -1,6 +1,7 @@
 /* ztoc_locate.c -- images, layers and ztocs for the mounter (see ztoc_locate.h) */
 #include "ztoc_locate.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include "strutil.h"
 
 #define MAX_ZTOC ((size_t)1 << 30)
+#define MAX_CONFIG ((size_t)8 << 20)
 
 static int fill_layers(struct located_image *out, const struct resolved_image *im, struct error *err)
 {
@@ -29,6 +31,32 @@ static int fill_layers(struct located_image *out, const struct resolved_image *i
         out->layers[i].size = im->layers[i].size;
     }
     return 0;
+}
+
+/* the image config's rootfs.diff_ids, one per layer in order: what an
+ * unpacked layer's tar must hash to */
+static int attach_diff_ids(struct located_image *out, const uint8_t *config, size_t len, struct error *err)
+{
+    json_error_t je;
+    json_t *root = json_loadb((const char *)config, len, 0, &je);
+    json_t *ids = json_object_get(json_object_get(root, "rootfs"), "diff_ids");
+    size_t i;
+    int rc = 0;
+
+    RETURN_ERROR_IF(root == NULL, err, "image config: %s", je.text);
+    if (!json_is_array(ids) || json_array_size(ids) != out->nlayers) {
+        rc = error_set(err, "image config: rootfs.diff_ids has %zu entries for %zu layers",
+                       json_is_array(ids) ? json_array_size(ids) : 0, out->nlayers);
+    }
+    for (i = 0; rc == 0 && i < out->nlayers; i++) {
+        const char *d = json_string_value(json_array_get(ids, i));
+        if (d == NULL || !digest_valid(d))
+            rc = error_set(err, "image config: rootfs.diff_ids[%zu] is not a sha256 digest", i);
+        else
+            str_copy(out->layers[i].diff_id, sizeof(out->layers[i].diff_id), d);
+    }
+    json_decref(root);
+    return rc;
 }
 
 struct grow_buf {
@@ -80,6 +108,29 @@ static int fetch_blob(struct reg_client *c, const char *repo, const char *digest
     return 0;
 }
 
+/* the image config (digest-checked, from the layout or the registry) and
+ * its diff_ids */
+static int read_diff_ids(struct located_image *out, const struct resolved_image *im, struct error *err)
+{
+    struct oci_desc cd;
+    uint8_t *cfg = NULL;
+    size_t cfg_len = 0;
+    int rc;
+
+    FORWARD_IF_ERROR(oci_desc_parse(json_object_get(im->manifest, "config"), &cd, err), err, "manifest %s: config",
+                     im->manifest_digest);
+    RETURN_ERROR_IF(cd.size < 0 || (uint64_t)cd.size > MAX_CONFIG, err, "image config %s: %lld bytes is too large",
+                    cd.digest, (long long)cd.size);
+    if (out->remote)
+        rc = fetch_blob(out->client, out->ref.repo, cd.digest, cd.size, &cfg, &cfg_len, err);
+    else
+        rc = layout_read_blob(&out->layout, cd.digest, cd.size, MAX_CONFIG, &cfg, &cfg_len, err);
+    if (rc == 0)
+        rc = attach_diff_ids(out, cfg, cfg_len, err);
+    free(cfg);
+    return rc;
+}
+
 static void attach_ztocs_from_index(struct located_image *out, const struct soci_index *ix)
 {
     size_t i, k;
@@ -116,6 +167,8 @@ static int locate_layout(const struct locate_opts *o, struct located_image *out,
         resolved_set_release(&set);
         return -1;
     }
+    if (o->want_diff_ids && read_diff_ids(out, &set.images[0], err) != 0)
+        goto out;
     if (o->index_digest) {
         ci = catalog_find_index(&cat, o->index_digest);
         if (ci == NULL) {
@@ -171,6 +224,8 @@ static int locate_remote(const struct locate_opts *o, struct located_image *out,
     }
     if (fill_layers(out, &set.images[0], err) != 0)
         goto out;
+    if (o->want_diff_ids && read_diff_ids(out, &set.images[0], err) != 0)
+        goto out;
     if (o->index_digest) {
         str_copy(found[0].digest, sizeof(found[0].digest), o->index_digest);
         found[0].size = -1;
@@ -201,6 +256,10 @@ static int locate_remote(const struct locate_opts *o, struct located_image *out,
     }
     for (i = 0; i < out->nlayers; i++) {
         struct located_layer *L = &out->layers[i];
+        /* one process per layer (the snapshotter) must not fetch every
+         * other layer's ztoc too */
+        if (o->only_layer && strcmp(o->only_layer, L->digest) != 0)
+            continue;
         if (L->ztoc_digest[0] &&
             fetch_blob(o->client, out->ref.repo, L->ztoc_digest, (int64_t)L->ztoc_len, &L->ztoc, &L->ztoc_len, err) != 0) {
             error_prefix(err, "ztoc of layer %s", L->digest);

@@ -26,6 +26,7 @@ struct located_layer {
     char ztoc_digest[80];
     int disable_xattrs;
     char blob_path[4096];       /* layout: the blob file */
+    char diff_id[80];           /* the image config's, with want_diff_ids ("" otherwise) */
 };
 
 struct located_image {
@@ -44,6 +45,8 @@ struct locate_opts {
     const char *index_digest;   /* --soci-index-digest, or NULL */
     const struct platform_sel *sel;
     struct reg_client *client;  /* for a registry source (owned by the caller) */
+    const char *only_layer;     /* registry: fetch only this layer's ztoc (--layer), or NULL: all */
+    int want_diff_ids;          /* read the image config for every layer's diff_id */
 };
 
 int ztoc_locate(const struct locate_opts *o, struct located_image *out, struct error *err);
