@@ -185,6 +185,10 @@ void snap_config_defaults(struct snap_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->mount_timeout_sec = 30;
     cfg->max_concurrency = 100;
+    /* upstream defaults v1 discovery off (since v0.10); here it is on: the
+     * indexes `soci create` + `soci push` make are v1, found by the
+     * Referrers API or the fallback tag (docs/snapshotter.md) */
+    cfg->soci_v1_enable = 1;
     cfg->soci_v2_enable = 1;
     cfg->dial_timeout_msec = 3000;
     cfg->response_header_timeout_msec = 3000;

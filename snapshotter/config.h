@@ -38,7 +38,7 @@ struct snap_config {
     int64_t min_layer_size;           /* 0: smaller layers are not mounted lazily */
     int allow_invalid_mounts_on_restart;
 
-    /* [pull_modes.soci_v1] enable (false) / [pull_modes.soci_v2] enable (true) */
+    /* [pull_modes.soci_v1] enable (true here; upstream: false) / [pull_modes.soci_v2] enable (true) */
     int soci_v1_enable;
     int soci_v2_enable;
 

@@ -44,7 +44,7 @@ static void test_defaults(void)
     CHECK(cfg.mount_timeout_sec == 30);
     CHECK(cfg.max_concurrency == 100);
     CHECK(cfg.disable_verification == 0);
-    CHECK(cfg.soci_v1_enable == 0 && cfg.soci_v2_enable == 1);
+    CHECK(cfg.soci_v1_enable == 1 && cfg.soci_v2_enable == 1);
     CHECK(cfg.dial_timeout_msec == 3000 && cfg.response_header_timeout_msec == 3000);
     CHECK(cfg.request_timeout_msec == 300000 && cfg.max_retries == 8);
     CHECK(cfg.fetching_timeout_sec == 300 && cfg.max_span_verification_retries == 0);
