@@ -133,25 +133,7 @@ snapd_log_tail() {
 
 # ---- the test image ----------------------------------------------------------
 
-# tar_layer DIR OUT: GNU tar of DIR's entries (names without "./"), as root
-# with numeric ids and a fixed mtime, gzip -n
-tar_layer() {
-    # shellcheck disable=SC2046 # the entry names of DIR, none with spaces
-    (cd "$1" && tar --numeric-owner --owner=0 --group=0 --mtime=@1700000000 --sort=name -cf - $(ls -A)) |
-        gzip -6 -n >"$2" || die "could not tar $1"
-}
-
-# random_file PATH BYTES SEED: deterministic incompressible bytes
-random_file() {
-    "$PY" -c 'import random, sys
-r = random.Random(int(sys.argv[3]))
-n = int(sys.argv[2])
-with open(sys.argv[1], "wb") as f:
-    while n > 0:
-        k = min(n, 1 << 20)
-        f.write(r.randbytes(k))
-        n -= k' "$1" "$2" "$3" || die "could not write $1"
-}
+MKLAYER="sh $ROOT/tests/integration/lib/mklayer.sh"
 
 # build_image LAYOUT TAG [SEED [BIG_FILE_MIB [PAD_MIB]]]: an OCI layout with one image:
 #   layer 1  busybox rootfs (bin/busybox and its applet links; ~1 MB)
@@ -167,16 +149,10 @@ build_image() {
     _lay=$1 _tag=$2 _seed=${3:-1} _bigm=${4:-8} _padm=${5:-16}
     _w=$TMP/image-src
     rm -rf "$_w"
-    mkdir -p "$_w/l1/bin" "$_w/l1/etc" "$_w/l1/tmp" "$_w/l1/root" "$_w/l1/proc" "$_w/l1/sys" "$_w/l1/dev" \
-        "$_w/l2/big" "$_w/l3/etc" "$_w/l4/data/soci-small-2"
-    chmod 1777 "$_w/l1/tmp"
-    cp "$(command -v busybox)" "$_w/l1/bin/busybox" || die "no busybox"
-    for _a in $(busybox --list); do
-        [ "$_a" = busybox ] || ln -s busybox "$_w/l1/bin/$_a"
-    done
-    echo "root:x:0:0:root:/root:/bin/sh" >"$_w/l1/etc/passwd"
-    random_file "$_w/l2/big/file" $((_bigm << 20)) $((_seed * 2))
-    random_file "$_w/l2/big/pad" $((_padm << 20)) $((_seed * 2 + 1))
+    $MKLAYER busybox "$_w/l1" || die "could not make the busybox layer"
+    mkdir -p "$_w/l2/big" "$_w/l3/etc" "$_w/l4/data/soci-small-2"
+    $MKLAYER random "$_w/l2/big/file" $((_bigm << 20)) $((_seed * 2)) || die "could not write big/file"
+    $MKLAYER random "$_w/l2/big/pad" $((_padm << 20)) $((_seed * 2 + 1)) || die "could not write big/pad"
     PAD_SUMS=$TMP/pad-$_seed.sums
     _i=0
     while [ $_i -lt "$_padm" ]; do
@@ -187,7 +163,7 @@ build_image() {
     seq 1 500 >"$_w/l4/data/soci-small-2/a"
     seq 500 1000 >"$_w/l4/data/soci-small-2/b"
     for _i in 1 2 3 4; do
-        tar_layer "$_w/l$_i" "$_w/l$_i.tgz"
+        $MKLAYER tar "$_w/l$_i" "$_w/l$_i.tgz" || die "could not tar layer $_i"
     done
     BIG_SHA=$(sha256sum <"$_w/l2/big/file" | cut -c1-64)
     BIG_SIZE=$(stat -c %s "$_w/l2.tgz")
