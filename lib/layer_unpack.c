@@ -33,7 +33,7 @@
 #include "fileio.h"
 #include "sha256.h"
 
-#define IN_CHUNK (256 * 1024)
+#define IN_CHUNK (1024 * 1024)
 #define OUT_CHUNK (256 * 1024)
 
 #define WHITEOUT_PREFIX ".wh."
@@ -52,7 +52,8 @@ struct unpack_stream {
     size_t in_len;             /* plain tar: bytes of in not yet handed out */
     int64_t blob_bytes, blob_limit;
     struct sha256 *blob_hash, *diff_hash;
-    int failed;
+    int failed;                /* next_tar failed: err says why */
+    int source_failed;         /* the reader failed, or the blob is too long */
     struct error err;
 };
 
@@ -62,6 +63,8 @@ static int fill_input(struct unpack_stream *s, size_t keep)
 {
     ssize_t n = s->read_fn(s->ctx, s->in + keep, IN_CHUNK - keep, &s->err);
 
+    if (n < 0 || (size_t)n > IN_CHUNK - keep || (s->blob_limit >= 0 && s->blob_bytes + n > s->blob_limit))
+        s->source_failed = 1;
     if (n < 0)
         return -1;
     if ((size_t)n > IN_CHUNK - keep)
@@ -468,6 +471,24 @@ static int stream_drain(struct unpack_stream *s, struct error *err)
     return 0;
 }
 
+/* after a failure in the bytes (bad gzip, bad tar, a bad entry): when the
+ * blob itself is not the one named, say that instead, as it is the cause */
+static void blame_blob(struct unpack_stream *s, const char *want, struct error *err)
+{
+    uint8_t raw[DIGEST_RAW_SIZE];
+    char got[DIGEST_STR_SIZE];
+
+    if (s->source_failed)
+        return;
+    while (!s->src_eof)
+        if (fill_input(s, 0) != 0)
+            return;
+    sha256_final(s->blob_hash, raw);
+    digest_format(raw, got);
+    if (strcmp(got, want) != 0)
+        error_set(err, "blob digest mismatch: got %s, want %s", got, want);
+}
+
 static int check_digest(struct sha256 *h, const char *what, const char *want, struct error *err)
 {
     uint8_t raw[DIGEST_RAW_SIZE];
@@ -527,8 +548,12 @@ int layer_unpack(layer_read_fn read_fn, void *ctx, const struct layer_unpack_opt
                     opts->blob_digest, opts->diff_id);
     if (check_dest(dest_dir, err) != 0 || make_staging(dest_dir, staging, sizeof(staging), err) != 0)
         return error_prefix(err, "layer %s", opts->blob_digest);
-    if (stream_open(&s, read_fn, ctx, opts->blob_size, err) != 0 || unpack_into(&s, opts, staging, err) != 0)
+    if (stream_open(&s, read_fn, ctx, opts->blob_size, err) != 0)
         goto out;
+    if (unpack_into(&s, opts, staging, err) != 0) {
+        blame_blob(&s, opts->blob_digest, err);
+        goto out;
+    }
     if (opts->blob_size >= 0 && s.blob_bytes != opts->blob_size) {
         error_set(err, "blob is %lld bytes, its size is %lld", (long long)s.blob_bytes, (long long)opts->blob_size);
         goto out;

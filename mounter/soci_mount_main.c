@@ -76,8 +76,10 @@ static size_t nunits;
  * end the sessions; stop_mu makes that happen once, and guards
  * overlay_target (cleared once it is unmounted) */
 static pthread_mutex_t stop_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER; /* stopping became 1 */
 static char overlay_target[4096];
 static dev_t overlay_dev;
+static ino_t overlay_ino;       /* with overlay_dev: a bind mount of a same-device dir shows too */
 static int image_mode;          /* --image: units[].dir are our own directories */
 static char work_base[4096];    /* --image: the work dir we made ("" if the user's) */
 static atomic_int stopping;
@@ -327,6 +329,14 @@ static int prefetch(struct mounted *m, const char *file, struct error *err)
     return 0;
 }
 
+static int any_fuse_unit(void)
+{
+    for (size_t i = 0; i < nunits; i++)
+        if (units[i].fuse)
+            return 1;
+    return 0;
+}
+
 static void *loop_main(void *arg)
 {
     struct mounted *m = arg;
@@ -343,6 +353,7 @@ static void stop_all(int overlay_gone)
 
     pthread_mutex_lock(&stop_mu);
     atomic_store(&stopping, 1);
+    pthread_cond_broadcast(&stop_cond);
     if (overlay_target[0] && !overlay_gone)
         umount2(overlay_target, MNT_DETACH);
     overlay_target[0] = '\0';
@@ -387,7 +398,7 @@ static void *watch_main(void *arg)
         }
         if (atomic_load(&stopping))
             break;
-        if (stat(target, &st) == 0 && st.st_dev == overlay_dev)
+        if (stat(target, &st) == 0 && st.st_dev == overlay_dev && st.st_ino == overlay_ino)
             continue;
         log_msg("info", "%s was unmounted: unmounting the layers", target);
         stop_all(1);
@@ -538,6 +549,7 @@ int main(int argc, char **argv)
     lo.index_digest = o.index_digest;
     lo.sel = &o.sel;
     lo.only_layer = o.layer;
+    lo.want_diff_ids = o.image;
     if (strncmp(o.source, "oci:", 4) != 0) {
         struct reg_ref r;
         if (reg_ref_parse(o.source, &r, &err) != 0 || (client = reg_cli_client(&o.reg, r.host, &err)) == NULL ||
@@ -596,7 +608,7 @@ int main(int argc, char **argv)
                     blob_source_remote(&m->src, client, img.ref.repo, m->L->digest, m->L->size);
                 else if (blob_source_local(&m->src, m->L->blob_path, m->L->size, m->L->digest, &err) != 0)
                     goto fail;
-                if (layer_extract(&m->src, m->L->media_type, m->dir, &err) != 0)
+                if (layer_extract(&m->src, m->L->diff_id[0] ? m->L->diff_id : NULL, m->dir, &err) != 0)
                     goto fail;
             }
         }
@@ -651,6 +663,7 @@ int main(int argc, char **argv)
                 goto fail;
             }
             overlay_dev = st.st_dev;
+            overlay_ino = st.st_ino;
             if (pthread_create(&watcher, NULL, watch_main, (void *)o.mountpoint) != 0) {
                 error_set(&err, "cannot start the mount watcher");
                 goto fail;
@@ -681,7 +694,12 @@ int main(int argc, char **argv)
         close(ready[1]);
         ready[1] = -1;
     }
-    /* serve until every session ends (unmount or signal) */
+    /* serve until every session ends (unmount or signal); with every layer
+     * unpacked there is none, so wait for the unmount or signal itself */
+    pthread_mutex_lock(&stop_mu);
+    while (o.image && !atomic_load(&stopping) && !any_fuse_unit())
+        pthread_cond_wait(&stop_cond, &stop_mu);
+    pthread_mutex_unlock(&stop_mu);
     for (i = 0; i < nunits; i++)
         if (units[i].running) {
             pthread_join(units[i].thread, NULL);

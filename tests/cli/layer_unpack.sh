@@ -17,7 +17,8 @@
 # 1 with one line naming the cause and leave nothing at dest (an absent dest
 # stays absent, an empty one stays empty, no staging directory beside it,
 # nothing written outside): a wrong blob digest, a wrong diff_id, a
-# truncated gzip stream, trailing garbage after the gzip stream, a blob
+# truncated gzip stream, corrupted gzip bytes (reported as the blob digest
+# mismatch they are), trailing garbage after the gzip stream, a blob
 # longer than its size, a zstd blob, ../ and absolute entry names, a file
 # written through a symlink (absolute and ..), hard links through a symlink
 # or with ../, a non-empty dest.
@@ -33,39 +34,16 @@ TREECMP="$PY $LIB/treecmp.py"
 
 mkdir -p "$TMP/outside"
 echo secret >"$TMP/outside/secret"
-"$PY" - "$TMP" <<'EOF' || die "cannot write the layers"
-import gzip, io, os, random, sys, tarfile
+"$PY" - "$TMP" "$LIB" <<'EOF' || die "cannot write the layers"
+import gzip, os, random, sys
 out = sys.argv[1]
+sys.path.insert(0, sys.argv[2])
+from tarspec import tar_bytes
 T = 1700000000
 rnd = random.Random(3)
 
 def tar(name, entries):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for e in entries:
-            kind, path, opts = e[0], e[1], e[2] if len(e) > 2 else {}
-            ti = tarfile.TarInfo(path)
-            ti.mtime = opts.get("mtime", T)
-            ti.uname = ti.gname = ""
-            ti.uid, ti.gid = opts.get("uid", 0), opts.get("gid", 0)
-            ti.pax_headers = opts.get("pax", {})
-            data = None
-            if kind == "d":
-                ti.type, ti.mode = tarfile.DIRTYPE, opts.get("mode", 0o755)
-            elif kind == "f":
-                data = opts.get("data", b"")
-                ti.size, ti.mode = len(data), opts.get("mode", 0o644)
-            elif kind == "l":
-                ti.type, ti.linkname, ti.mode = tarfile.SYMTYPE, opts["to"], 0o777
-            elif kind == "h":
-                ti.type, ti.linkname, ti.mode = tarfile.LNKTYPE, opts["to"], 0o644
-            elif kind == "p":
-                ti.type, ti.mode = tarfile.FIFOTYPE, 0o600
-            elif kind in "cb":
-                ti.type = tarfile.CHRTYPE if kind == "c" else tarfile.BLKTYPE
-                ti.mode, ti.devmajor, ti.devminor = 0o660, opts["dev"][0], opts["dev"][1]
-            tf.addfile(ti, io.BytesIO(data) if data is not None else None)
-    raw = buf.getvalue()
+    raw = tar_bytes(entries)
     open(os.path.join(out, name + ".tar"), "wb").write(raw)
     return raw
 
@@ -96,6 +74,9 @@ multi = b"".join(gzip.compress(raw[a:b], mtime=0) for a, b in zip(cuts, cuts[1:]
 open(os.path.join(out, "multi.tar.gz"), "wb").write(multi)
 open(os.path.join(out, "truncated.tar.gz"), "wb").write(gz[:len(gz) // 2])
 open(os.path.join(out, "garbage.tar.gz"), "wb").write(gz + b"not gzip")
+bad = bytearray(gz)
+bad[len(bad) // 2] ^= 0xff
+open(os.path.join(out, "corrupt.tar.gz"), "wb").write(bytes(bad))
 open(os.path.join(out, "zstd.bin"), "wb").write(b"\x28\xb5\x2f\xfd" + b"\0" * 64)
 
 tar("wh", [
@@ -184,6 +165,10 @@ expect_fail wrong-digest-empty "blob digest mismatch" empty -- "$BAD" "$G"
 expect_fail wrong-diff-id "diff_id mismatch: got $DIFF, want $BAD" empty -- -d "$BAD" "$(digest "$G")" "$G"
 expect_fail plain-wrong-diff-id "diff_id mismatch" absent -- -d "$BAD" "$(digest "$TMP/layer.tar")" "$TMP/layer.tar"
 expect_fail truncated "gzip stream is truncated" absent -- "$(digest "$TMP/truncated.tar.gz")" "$TMP/truncated.tar.gz"
+# bytes that break the gzip stream and are not the blob named: the digest
+# is the cause reported, not the inflate error it caused
+expect_fail corrupt "blob digest mismatch: got $(digest "$TMP/corrupt.tar.gz"), want $(digest "$G")" absent -- \
+    "$(digest "$G")" "$TMP/corrupt.tar.gz"
 expect_fail garbage "gzip: incorrect header check" absent -- "$(digest "$TMP/garbage.tar.gz")" "$TMP/garbage.tar.gz"
 expect_fail too-long "blob is longer than its size $(($(stat -c %s "$G") - 1))" absent -- \
     -s $(($(stat -c %s "$G") - 1)) "$(digest "$G")" "$G"
