@@ -59,6 +59,7 @@ struct snapshotter {
 /* a remote snapshot as its labels record it, copied out of a walk */
 struct remote_rec {
     char *name;
+    int active;                      /* an uncommitted snapshot (no labels of ours) */
     int fuse;                        /* else unpacked */
     char *source, *layer, *index;
     int64_t mem, disk;
@@ -110,7 +111,9 @@ static int collect_remote(const struct snap_info *info, void *arg)
     const char *kind = snap_labels_get(&info->labels, LABEL_MOUNT_KIND);
     struct remote_rec *r;
 
-    if (kind == NULL || info->kind != SNAP_KIND_COMMITTED)
+    /* active snapshots too: a daemon killed between mounting a layer and
+     * committing it leaves a mount on one */
+    if (info->kind != SNAP_KIND_ACTIVE && (kind == NULL || info->kind != SNAP_KIND_COMMITTED))
         return 0;
     if (l->n == l->cap) {
         size_t ncap = l->cap ? l->cap * 2 : 16;
@@ -123,7 +126,8 @@ static int collect_remote(const struct snap_info *info, void *arg)
     r = &l->v[l->n++];
     memset(r, 0, sizeof(*r));
     r->name = strdup(info->name);
-    r->fuse = strcmp(kind, KIND_FUSE) == 0;
+    r->active = info->kind == SNAP_KIND_ACTIVE;
+    r->fuse = kind && !r->active && strcmp(kind, KIND_FUSE) == 0;
     r->source = strdup(label_or_empty(&info->labels, LABEL_MOUNT_SOURCE));
     r->layer = strdup(label_or_empty(&info->labels, LABEL_MOUNT_LAYER));
     r->index = strdup(label_or_empty(&info->labels, LABEL_MOUNT_INDEX));
@@ -250,6 +254,16 @@ static int restore_mounts(struct snapshotter *sn, struct error *err)
         int64_t id;
         enum mount_state st;
         struct error e;
+        if (r->active) {
+            /* a lazy layer whose commit never happened: containerd will
+             * remove the snapshot, its mount must not outlive it */
+            if (snapshot_paths(sn, r->name, &id, fs_dir, sizeof(fs_dir), &e) == 0 &&
+                remote_mount_state(fs_dir) != MOUNT_ABSENT) {
+                log_msg("info", "active snapshot %s: unmounting a layer mounted before a crash", r->name);
+                remote_mount_unmount(fs_dir, NULL);
+            }
+            continue;
+        }
         if (!r->fuse)
             continue;
         if (snapshot_paths(sn, r->name, &id, fs_dir, sizeof(fs_dir), &e) != 0) {
@@ -329,7 +343,7 @@ void snapshotter_close(struct snapshotter *sn, int unmount_all)
             for (i = 0; i < l.n; i++) {
                 char fs_dir[4200];
                 int64_t id;
-                if (l.v[i].fuse && snapshot_paths(sn, l.v[i].name, &id, fs_dir, sizeof(fs_dir), &err) == 0 &&
+                if ((l.v[i].fuse || l.v[i].active) && snapshot_paths(sn, l.v[i].name, &id, fs_dir, sizeof(fs_dir), &err) == 0 &&
                     remote_mount_unmount(fs_dir, &err) != 0)
                     log_msg("warn", "%s", err.msg);
             }
@@ -603,6 +617,11 @@ enum snap_status snapshotter_remove(struct snapshotter *sn, const char *key, str
     disk = label_int(&info.labels, LABEL_MOUNT_DISK);
     if (!fuse) {
         snap_info_free(&info);
+        /* an active snapshot may still carry a mount from a Prepare cut
+         * short; unmount it rather than remove files under it */
+        if (snapshot_paths(sn, key, &id, fs_dir, sizeof(fs_dir), err) == 0 &&
+            remote_mount_state(fs_dir) != MOUNT_ABSENT && remote_mount_unmount(fs_dir, err) != 0)
+            return SNAP_ERR_INTERNAL;
         return snapstore_remove(sn->store, key, err);
     }
     /* a layer with children stays mounted: snapstore refuses its removal */
@@ -663,6 +682,8 @@ void snapshotter_status(struct snapshotter *sn, FILE *out)
         int64_t id, bytes = 0;
         double pct = 0;
         const char *state = "unpacked";
+        if (r->active)
+            continue;
         if (r->fuse) {
             state = "lost";
             if (snapshot_paths(sn, r->name, &id, fs_dir, sizeof(fs_dir), &err) == 0 &&
