@@ -10,7 +10,8 @@
 # collector removes what `ctr snapshots rm` dropped through our List,
 # Remove and Cleanup; a second daemon on the same socket is refused while
 # the first goes on serving; SIGTERM ends the daemon cleanly and removes
-# its socket.
+# its socket; a stale socket file does not keep it from starting again,
+# and SIGINT ends it with status 0.
 . "$ROOT/tests/integration/lib/integration.sh"
 
 failures=0
@@ -153,6 +154,26 @@ sh "$SNAPSH" stop "$SNAP_DIR" || fail "the daemon did not exit on SIGTERM by its
 _snapd_started=0
 [ ! -e "$SOCK" ] || fail "socket $SOCK left after SIGTERM"
 grep -q '"msg":"stopped"' "$SNAP_DIR/log" || fail "no \"stopped\" log line"
+
+# ---- a stale socket file, then SIGINT ---------------------------------------
+
+# what a killed daemon leaves: a socket file nobody listens on
+/usr/bin/python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$SOCK"
+[ -S "$SOCK" ] || fail "could not make a stale socket file"
+"$SNAPD" --address "$SOCK" --root "$SNAP_ROOT" >"$TMP/again.log" 2>&1 &
+again=$!
+wait_for 'grep -q "\"msg\":\"serving\"" "$TMP/again.log"' 30 ||
+    fail "the daemon did not start over a stale socket file: $(tail -n 3 "$TMP/again.log")"
+# containerd's gRPC client reconnects with a backoff: allow it a few seconds
+wait_for 'snaps prepare after-restart >"$TMP/pr.out" 2>&1' 15 ||
+    fail "containerd could not use the restarted daemon: $(cat "$TMP/pr.out")"
+snaps rm after-restart || fail "rm after-restart failed"
+kill -INT $again
+wait_for '! alive $again' 30 || { fail "the daemon did not exit on SIGINT"; kill -9 $again; }
+wait $again
+rc=$?
+[ $rc -eq 0 ] || fail "exit status $rc after SIGINT"
+[ ! -e "$SOCK" ] || fail "socket $SOCK left after SIGINT"
 
 [ $failures -eq 0 ] || { echo "daemon log:"; snapd_log_tail 15; }
 finish
