@@ -48,6 +48,14 @@ enum snap_status {
     SNAP_ERR_INTERNAL,
 };
 
+/* bounds on what a request may carry; beyond them a call fails with
+ * SNAP_ERR_INVALID_ARGUMENT.  SNAP_LABEL_MAX is containerd's labels.Validate
+ * (key and value together); a label with an empty value is not stored (as
+ * containerd's boltutil.WriteLabels), so setting "" deletes it. */
+#define SNAP_KEY_MAX 4096       /* bytes of a key, name or parent */
+#define SNAP_LABEL_MAX 4096     /* bytes of one label's key plus value */
+#define SNAP_LABELS_MAX 10000   /* labels on one snapshot or in one request */
+
 struct snap_label {
     char *key;
     char *value;
@@ -88,17 +96,27 @@ int snapstore_open(const char *root, struct snapstore **out, struct error *err);
 void snapstore_close(struct snapstore *s);
 
 /* Prepare (kind ACTIVE) or View (kind VIEW); parent "" or NULL for none.
- * created may be NULL. */
+ * Checked in containerd's order: a missing parent is NOT_FOUND, a parent
+ * that is not committed INVALID_ARGUMENT, a key already used (by a snapshot
+ * of any kind) ALREADY_EXISTS.  mount and created may be NULL.  Overlay
+ * mounts carry "index=off" first when the kernel has the option
+ * (/sys/module/overlay/parameters/index), as containerd 1.6 decides it;
+ * "userxattr" (rootless only in containerd) is never added. */
 enum snap_status snapstore_prepare(struct snapstore *s, enum snap_kind kind, const char *key, const char *parent,
                                    const struct snap_labels *labels, struct snap_mount *mount,
                                    struct snap_created *created, struct error *err);
 enum snap_status snapstore_mounts(struct snapstore *s, const char *key, struct snap_mount *mount,
                                   struct error *err);
 /* active snapshot key becomes committed snapshot name; labels replace the
- * active snapshot's labels (as containerd's storage.CommitActive does) */
+ * active snapshot's labels (as containerd's storage.CommitActive does).
+ * NOT_FOUND (key), then ALREADY_EXISTS (name), then FAILED_PRECONDITION
+ * (key not active).  The usage of fs/ is measured and stored now; created
+ * and updated become the commit time. */
 enum snap_status snapstore_commit(struct snapstore *s, const char *name, const char *key,
                                   const struct snap_labels *labels, struct error *err);
-/* fails with FAILED_PRECONDITION while the snapshot has children */
+/* fails with FAILED_PRECONDITION while the snapshot has children (of any
+ * kind); the directory goes after the row, a failure there is left to
+ * snapstore_cleanup and not reported */
 enum snap_status snapstore_remove(struct snapstore *s, const char *key, struct error *err);
 enum snap_status snapstore_stat(struct snapstore *s, const char *key, struct snap_info *info, struct error *err);
 /* paths: NULL/0 = replace all labels; else "labels" (replace all) or
@@ -109,17 +127,24 @@ enum snap_status snapstore_update(struct snapstore *s, const struct snap_info *i
 
 /* filters: containerd filter expressions, ORed across the array (as
  * containerd does): name==X, parent==X, kind==active|view|committed,
- * labels."K"==V, labels."K" (presence); NULL/0 = all.  The callback returns 0
- * to go on, non-zero to stop (that value is returned). */
+ * labels."K"==V, labels."K" (presence), !=, ~=; the grammar is in
+ * snapfilter.h; one that does not parse is INVALID_ARGUMENT; NULL/0 = all.
+ * Snapshots come in byte order of their names (containerd's bolt order).
+ * The callback runs with the store unlocked (it may call the store) on what
+ * one transaction read; it returns 0 to go on, non-zero to stop (that value
+ * is returned). */
 typedef int (*snap_walk_fn)(const struct snap_info *info, void *arg);
 enum snap_status snapstore_walk(struct snapstore *s, const char *const *filters, size_t nfilters, snap_walk_fn fn,
                                 void *arg, struct error *err);
 
 /* disk usage of the snapshot's own fs/ (du -s semantics: blocks in bytes,
- * inodes counted once per hard-linked file) */
+ * inodes counted once per hard-linked file): measured now for an active
+ * snapshot, as stored at commit for a committed one, 0 for a view */
 enum snap_status snapstore_usage(struct snapstore *s, const char *key, int64_t *size, int64_t *inodes,
                                  struct error *err);
-/* remove snapshot directories that no row names; returns how many in *removed */
+/* remove snapshot directories that no row names (orphans of a crash,
+ * new-XXXXXX temporaries), detaching anything still mounted in them first;
+ * returns how many in *removed */
 enum snap_status snapstore_cleanup(struct snapstore *s, int *removed, struct error *err);
 
 /* the directory of snapshot id (ROOT/snapshotter/snapshots/<id>) */
