@@ -286,6 +286,27 @@ static int handle_whiteout(struct unpack_ctx *u, struct archive_entry *e, const 
     return write_whiteout(u, e, target) == 0 ? 1 : -1;
 }
 
+/* a hard link's own header (owner, mode, mtime) applies to the inode it
+ * shares, unless that is a symlink: what containerd's applier does, and so
+ * what a snapshot unpacked by containerd would hold (libarchive and GNU tar
+ * leave the target's) */
+static int apply_link_header(struct unpack_ctx *u, struct archive_entry *e, const char *path, const char *rel)
+{
+    struct stat st;
+    struct timespec ts[2];
+
+    RETURN_ERROR_IF(lstat(path, &st) != 0, u->err, "entry %.200s: %s", rel, strerror(errno));
+    if (S_ISLNK(st.st_mode))
+        return 0;
+    ts[0].tv_sec = ts[1].tv_sec = archive_entry_mtime(e);
+    ts[0].tv_nsec = ts[1].tv_nsec = archive_entry_mtime_nsec(e);
+    /* chown first: it clears setuid and setgid */
+    RETURN_ERROR_IF(lchown(path, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) != 0 ||
+                        chmod(path, archive_entry_perm(e)) != 0 || utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) != 0,
+                    u->err, "entry %.200s: setting the link's owner, mode or time: %s", rel, strerror(errno));
+    return 0;
+}
+
 static int copy_data(struct unpack_ctx *u, const char *name)
 {
     const void *buf;
@@ -331,6 +352,8 @@ static int extract_entry(struct unpack_ctx *u, struct archive_entry *e)
         return -1;
     if (archive_write_finish_entry(u->out) != ARCHIVE_OK)
         return archive_failed(u, u->out, "entry", rel[0] ? rel : ".");
+    if (hardlink && apply_link_header(u, e, path, rel) != 0)
+        return -1;
     return 0;
 }
 

@@ -11,7 +11,10 @@
 # tests/cli/lib/treecmp.py with GNU tar's extraction of the same tar (paths,
 # types, modes, owners, mtimes, sizes, targets, devices, xattrs, bytes, hard
 # links; --tar: directory mtimes from the tar, which GNU tar loses when
-# entries return to a directory, and implicit directories 0755 root).  A layer with whiteouts, unpacked with overlay conversion, is
+# entries return to a directory, and implicit directories 0755 root).  A
+# hard link whose header differs from its target's is checked against
+# tests/cli/lib/apply_layers.py (containerd's way: the link's owner, mode
+# and mtime apply to the shared inode).  A layer with whiteouts, unpacked with overlay conversion, is
 # compared the same way (treecmp's `layer` mode applies containerd's
 # conversion to GNU tar's tree).  Then the failures, each of which must exit
 # 1 with one line naming the cause and leave nothing at dest (an absent dest
@@ -85,6 +88,10 @@ tar("wh", [
     ("d", "op", {"mtime": T + 7}), ("f", "op/.wh..wh..opq"), ("f", "op/new", {"data": b"new\n"}),
     ("f", "implicit/.wh.x"),
 ])
+tar("hardmeta", [
+    ("d", "d"), ("f", "d/f", {"data": b"x\n", "mode": 0o600, "uid": 5, "gid": 5}),
+    ("h", "d/f.hard", {"to": "d/f", "mode": 0o4750, "uid": 7, "gid": 8, "mtime": T + 9}),
+])
 outside = os.path.join(out, "outside")
 tar("dotdot", [("d", "a"), ("f", "../escaped", {"data": b"x\n"})])
 tar("dotdot2", [("d", "a"), ("f", "a/../../escaped", {"data": b"x\n"})])
@@ -131,6 +138,16 @@ $TREECMP layer "$TMP/ref-wh" "$TMP/out-wh" --tar "$TMP/wh.tar" >"$TMP/cmp" 2>&1 
 # without conversion the .wh. files are plain files
 "$U" "$(digest "$TMP/wh.tar")" "$TMP/wh.tar" "$TMP/out-wh-raw" 2>"$TMP/err" || fail "no conversion: $(cat "$TMP/err")"
 [ -f "$TMP/out-wh-raw/op/.wh..wh..opq" ] || fail "without -w, op/.wh..wh..opq is not kept as a file"
+
+# a hard link's header applies to the inode it shares, as containerd's
+# applier (and so tests/cli/lib/apply_layers.py) does; GNU tar would not
+"$PY" "$LIB/apply_layers.py" "$TMP/ref-hardmeta" "$TMP/hardmeta.tar" || die "apply_layers.py failed"
+"$U" "$(digest "$TMP/hardmeta.tar")" "$TMP/hardmeta.tar" "$TMP/out-hardmeta" 2>"$TMP/err" ||
+    fail "hardmeta: $(cat "$TMP/err")"
+$TREECMP plain "$TMP/ref-hardmeta" "$TMP/out-hardmeta" >"$TMP/cmp" 2>&1 ||
+    fail "hard link metadata differs from containerd's way: $(head -n 20 "$TMP/cmp")"
+[ "$(stat -c '%a %u %g %Y %h' "$TMP/out-hardmeta/d/f" 2>&1)" = "4750 7 8 1700000009 2" ] ||
+    fail "d/f after its hard link: $(stat -c '%a %u %g %Y %h' "$TMP/out-hardmeta/d/f" 2>&1)"
 
 # 3. failures: exit 1, one line with the cause, nothing at dest or beside it
 # expect_fail NAME WANT_TEXT [DEST_KIND] -- ARGS...: DEST_KIND absent|empty
