@@ -303,7 +303,8 @@ static const struct method *find_method(const struct rpc_server *s, const char *
     return NULL;
 }
 
-/* the request message: NULL (with c->st set) when the client sent none */
+/* the request message into *req; on failure c->st says why (no message,
+ * or gRPC ended the call: over the size bound, reset) */
 static enum rpc_code receive_request(struct rpc_call *c, grpc_slice *req)
 {
     grpc_op ops[2] = {{.op = GRPC_OP_SEND_INITIAL_METADATA}, {.op = GRPC_OP_RECV_MESSAGE}};
