@@ -209,8 +209,34 @@ int zinfo_parse(struct zinfo *zi, const struct ztoc *z, struct error *err)
                             z->checkpoints.len, z->compressed_size, z->uncompressed_size, err);
 }
 
+int64_t zinfo_max_span_bytes(const struct zinfo *zi)
+{
+    return zi->span_size + (zi->algorithm == ZTOC_GZIP ? ZINFO_MAX_SPAN_OVERSHOOT : 0);
+}
+
+/* the TOC's claims about the uncompressed stream (§3.5): each entry's data
+ * follows at least one 512-byte header block and ends inside the archive
+ * (ztoc_decode already checked that entries do not overlap) */
+static int check_entries(const struct ztoc *z, struct error *err)
+{
+    size_t i;
+
+    for (i = 0; i < z->nentries; i++) {
+        const struct ztoc_entry *e = &z->entries[i];
+        RETURN_ERROR_IF(e->offset - e->tar_header_offset < 512, err,
+                        "invalid ztoc: entry %zu (\"%.*s\") has no room for its tar header", i,
+                        (int)(e->name.len > 200 ? 200 : e->name.len), e->name.ptr);
+        RETURN_ERROR_IF(e->size > z->uncompressed_size - e->offset, err,
+                        "invalid ztoc: entry %zu (\"%.*s\") ends past the archive's %lld bytes", i,
+                        (int)(e->name.len > 200 ? 200 : e->name.len), e->name.ptr,
+                        (long long)z->uncompressed_size);
+    }
+    return 0;
+}
+
 int zinfo_check(const struct zinfo *zi, const struct ztoc *z, struct error *err)
 {
+    int64_t max_out;
     int32_t i;
 
     RETURN_ERROR_IF(zi->nspans < 1, err, "invalid ztoc: no spans");
@@ -219,6 +245,26 @@ int zinfo_check(const struct zinfo *zi, const struct ztoc *z, struct error *err)
                     zi->nspans);
     RETURN_ERROR_IF(z->nspan_digests != (size_t)zi->nspans, err,
                     "invalid ztoc: %zu span digests for %d spans", z->nspan_digests, zi->nspans);
+    RETURN_ERROR_IF(zi->span_size <= 0 || zi->span_size > ZINFO_MAX_SPAN_SIZE, err,
+                    "invalid ztoc: span size %lld is not between 1 and %lld", (long long)zi->span_size,
+                    (long long)ZINFO_MAX_SPAN_SIZE);
+    /* a checkpoint 0 elsewhere would shift every offset of the TOC against
+     * the bytes served: the digests cover compressed bytes only */
+    RETURN_ERROR_IF(zinfo_span_uncompressed_start(zi, 0) != 0, err,
+                    "invalid ztoc: span 0 starts at uncompressed offset %lld, not 0",
+                    (long long)zinfo_span_uncompressed_start(zi, 0));
+    if (zi->algorithm == ZTOC_GZIP) {
+        RETURN_ERROR_IF(zinfo_span_bits(zi, 0) != 0 || zinfo_span_compressed_start(zi, 0) < 10, err,
+                        "invalid ztoc: span 0 does not start after a gzip header");
+        RETURN_ERROR_IF(zi->uncompressed_size / ZINFO_MAX_EXPANSION > zi->compressed_size, err,
+                        "invalid ztoc: %lld uncompressed bytes cannot come from %lld bytes of gzip",
+                        (long long)zi->uncompressed_size, (long long)zi->compressed_size);
+    } else {
+        RETURN_ERROR_IF(zi->uncompressed_size > zi->compressed_size, err,
+                        "invalid ztoc: %lld uncompressed bytes in a tar layer of %lld bytes",
+                        (long long)zi->uncompressed_size, (long long)zi->compressed_size);
+    }
+    max_out = zinfo_max_span_bytes(zi);
     for (i = 0; i < zi->nspans; i++) {
         int64_t cs = zinfo_span_compressed_start(zi, i), ce = zinfo_span_compressed_end(zi, i);
         int64_t us = zinfo_span_uncompressed_start(zi, i), ue = zinfo_span_uncompressed_end(zi, i);
@@ -233,8 +279,15 @@ int zinfo_check(const struct zinfo *zi, const struct ztoc *z, struct error *err)
          * an empty span 0, which upstream's span manager serves as empty */
         RETURN_ERROR_IF(i + 1 < zi->nspans ? (cs >= ce || us > ue) : (cs > ce || us > ue), err,
                         "invalid ztoc: span %d offsets are not increasing", i);
+        /* every span buffer is bounded by the (bounded) span size, and by
+         * what its compressed bytes can yield */
+        RETURN_ERROR_IF(ue - us > max_out || ce - cs > max_out + max_out / 16, err,
+                        "invalid ztoc: span %d is larger than the span size %lld allows", i,
+                        (long long)zi->span_size);
+        RETURN_ERROR_IF(zi->algorithm == ZTOC_GZIP ? (ue - us) / ZINFO_MAX_EXPANSION > ce - cs : ue - us > ce - cs,
+                        err, "invalid ztoc: span %d yields more bytes than its compressed bytes can", i);
     }
-    return 0;
+    return check_entries(z, err);
 }
 
 /* ---- writing ---- */

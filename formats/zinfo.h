@@ -36,9 +36,28 @@ int zinfo_parse(struct zinfo *zi, const struct ztoc *z, struct error *err);
 int zinfo_parse_blob(struct zinfo *zi, int algorithm, const uint8_t *blob, size_t len,
                      int64_t compressed_size, int64_t uncompressed_size, struct error *err);
 
-/* the snapshotter's checks (§2.4): max_span_id and digest count agree with
- * the blob, offsets strictly increase and stay inside the archive */
+/* deflate's densest code: a 258-byte match in 2 bits, 1032 bytes per byte */
+#define ZINFO_MAX_EXPANSION 1032
+/* the largest span size accepted from a ztoc (upstream's default is 4 MiB) */
+#define ZINFO_MAX_SPAN_SIZE ((int64_t)256 << 20)
+/* how far a gzip span may run past the span size: checkpoints sit at deflate
+ * block ends, and one block of zlib output is at most ~8 MiB */
+#define ZINFO_MAX_SPAN_OVERSHOOT ((int64_t)64 << 20)
+
+/* Everything a ztoc asserts that can be checked without the layer: the
+ * snapshotter's checks (§2.4: max_span_id and digest count agree with the
+ * blob, offsets strictly increase and stay inside the archive), and ours:
+ * span 0 starts the stream (uncompressed offset 0, after a gzip header of
+ * at least 10 bytes), the span size is at most ZINFO_MAX_SPAN_SIZE and no
+ * span yields more than span size + ZINFO_MAX_SPAN_OVERSHOOT bytes (so no
+ * buffer sized from a ztoc field is ever larger), no more than
+ * ZINFO_MAX_EXPANSION times its compressed bytes (a tar span: no more than
+ * them), and every TOC entry has room for its tar header and ends inside
+ * the uncompressed archive. */
 int zinfo_check(const struct zinfo *zi, const struct ztoc *z, struct error *err);
+
+/* the largest uncompressed span zinfo_check lets through for zi */
+int64_t zinfo_max_span_bytes(const struct zinfo *zi);
 
 int64_t zinfo_span_compressed_start(const struct zinfo *zi, int32_t span);
 int64_t zinfo_span_compressed_end(const struct zinfo *zi, int32_t span);   /* exclusive */

@@ -358,6 +358,113 @@ void ztoc_release(struct ztoc *z)
     z->nspan_digests = 0;
 }
 
+/* ---- checking the TOC against decoded bytes ---- */
+
+#define TAR_BLOCK 512
+
+/* a tar numeric field: octal (spaces and NULs around it) or base-256 */
+static int tar_number(const uint8_t *f, size_t n, int64_t *out)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+
+    if (f[0] & 0x80) {
+        if (f[0] & 0x40)
+            return -1; /* negative: no size or checksum is */
+        for (i = 0; i < n; i++) {
+            if (v >> 55)
+                return -1;
+            v = v << 8 | (i == 0 ? (f[0] & 0x7f) : f[i]);
+        }
+        *out = (int64_t)v;
+        return 0;
+    }
+    while (i < n && (f[i] == ' ' || f[i] == 0))
+        i++;
+    for (; i < n && f[i] >= '0' && f[i] <= '7'; i++) {
+        if (v >> 60)
+            return -1;
+        v = v * 8 + (uint64_t)(f[i] - '0');
+    }
+    for (; i < n; i++)
+        if (f[i] != ' ' && f[i] != 0)
+            return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+/* the stored checksum equals the sum of the block's bytes (as unsigned or
+ * as signed chars, as readers accept), the field itself counted as spaces */
+static int tar_checksum_ok(const uint8_t *h)
+{
+    int64_t stored;
+    int64_t usum = 8 * ' ', ssum = 8 * ' ';
+    int i;
+
+    if (tar_number(h + 148, 8, &stored) != 0)
+        return 0;
+    for (i = 0; i < TAR_BLOCK; i++) {
+        if (i >= 148 && i < 156)
+            continue;
+        usum += h[i];
+        ssum += (signed char)h[i];
+    }
+    return stored == usum || stored == ssum;
+}
+
+static int check_header(const struct ztoc_entry *e, const uint8_t *h, struct error *err)
+{
+    size_t nlen = 0;
+    int64_t size;
+
+    RETURN_ERROR_IF(!tar_checksum_ok(h), err,
+                    "the layer has no tar header where its ztoc puts \"%.*s\" (uncompressed offset %lld)",
+                    (int)(e->name.len > 200 ? 200 : e->name.len), e->name.ptr, (long long)(e->offset - TAR_BLOCK));
+    if (e->offset - TAR_BLOCK != e->tar_header_offset)
+        return 0; /* PAX or GNU blocks before it carry the name and size */
+    while (nlen < 100 && h[nlen] != 0)
+        nlen++;
+    /* the name field is the whole name, or its end after a ustar prefix */
+    RETURN_ERROR_IF(nlen > e->name.len || memcmp(e->name.ptr + e->name.len - nlen, h, nlen) != 0 ||
+                        (nlen < e->name.len && e->name.ptr[e->name.len - nlen - 1] != '/'),
+                    err, "the tar header at uncompressed offset %lld is not the one of \"%.*s\" its ztoc says",
+                    (long long)(e->offset - TAR_BLOCK), (int)(e->name.len > 200 ? 200 : e->name.len),
+                    e->name.ptr);
+    /* old GNU sparse headers: the entry's size is the real size, not this */
+    if (h[156] == 'S')
+        return 0;
+    RETURN_ERROR_IF(tar_number(h + 124, 12, &size) != 0 || size != e->size, err,
+                    "the tar header of \"%.*s\" does not give the size its ztoc says (%lld)",
+                    (int)(e->name.len > 200 ? 200 : e->name.len), e->name.ptr, (long long)e->size);
+    return 0;
+}
+
+int ztoc_check_headers(const struct ztoc *z, int64_t start, const uint8_t *data, size_t len,
+                       struct error *err)
+{
+    size_t lo = 0, hi = z->nentries;
+    int64_t end = start + (int64_t)len;
+
+    /* entries are sorted by offset (ztoc_decode): the first whose header
+     * block starts at or after start */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (z->entries[mid].offset - TAR_BLOCK < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < z->nentries && z->entries[lo].offset <= end; lo++) {
+        const struct ztoc_entry *e = &z->entries[lo];
+        if (e->offset < TAR_BLOCK)
+            return error_set(err, "entry \"%.*s\" of the ztoc has no room for its tar header",
+                             (int)(e->name.len > 200 ? 200 : e->name.len), e->name.ptr);
+        if (check_header(e, data + (e->offset - TAR_BLOCK - start), err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 const struct ztoc_pax *ztoc_entry_pax(const struct ztoc_entry *e, const char *key)
 {
     size_t klen = strlen(key);

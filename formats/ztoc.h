@@ -64,6 +64,17 @@ int ztoc_encode(const struct ztoc *z, uint8_t **out, size_t *out_len, struct err
 int ztoc_decode(const uint8_t *buf, size_t len, struct ztoc *z, struct error *err);
 void ztoc_release(struct ztoc *z);
 
+/* Check decoded bytes against the TOC (soci-format.md §3.5): data holds
+ * uncompressed bytes [start, start + len); every entry whose tar header
+ * block (the 512 bytes before its data) lies whole in them must have a
+ * valid header checksum there, and when that block is the entry's whole
+ * header group (no PAX or GNU long-name blocks before it) a name field that
+ * ends the entry's name and the entry's size.  A ztoc that passed
+ * zinfo_check but whose offsets are not the layer's fails here, before any
+ * wrong byte is served.  z must come from ztoc_decode(). */
+int ztoc_check_headers(const struct ztoc *z, int64_t start, const uint8_t *data, size_t len,
+                       struct error *err);
+
 /* the PAX record named key, or NULL */
 const struct ztoc_pax *ztoc_entry_pax(const struct ztoc_entry *e, const char *key);
 

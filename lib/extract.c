@@ -29,6 +29,7 @@ int extract_range(const struct extract_source *src, int64_t off, int64_t len,
     struct span_inflater *si;
     uint8_t *cbuf = NULL, *ubuf = NULL;
     int32_t first, last, s;
+    int64_t done = off;     /* the output so far ends here */
     int rc = -1;
 
     if (len <= 0)
@@ -62,12 +63,25 @@ int extract_range(const struct extract_source *src, int64_t off, int64_t len,
             goto out;
         if (src->verify && check_span(src->ztoc, s, cbuf, (size_t)(ce - cs), err) != 0)
             goto out;
-        if (span_inflate(si, zi, s, s, cbuf, (size_t)(ce - cs), ubuf, (size_t)(ue - us), err) != 0)
+        if (span_inflate(si, zi, s, s, cbuf, (size_t)(ce - cs), ubuf, (size_t)(ue - us), err) != 0 ||
+            ztoc_check_headers(src->ztoc, us, ubuf, (size_t)(ue - us), err) != 0)
             goto out;
         from = off > us ? off : us;
         to = off + len < ue ? off + len : ue;
+        /* the spans must hand out the range whole and in order */
+        if (to > from && from != done) {
+            error_set(err, "span %d does not continue at uncompressed offset %lld", s, (long long)done);
+            goto out;
+        }
         if (to > from && write(write_ctx, ubuf + (from - us), (size_t)(to - from), err) != 0)
             goto out;
+        if (to > from)
+            done = to;
+    }
+    if (done != off + len) {
+        error_set(err, "the ztoc's spans do not cover uncompressed bytes %lld..%lld", (long long)done,
+                  (long long)(off + len));
+        goto out;
     }
     rc = 0;
     goto out;

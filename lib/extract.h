@@ -3,8 +3,9 @@
  * The decompression side of a ztoc: fetch the compressed bytes of the spans
  * that hold a range (through a caller's reader: pread on a local blob, an
  * HTTP range GET remotely), check each span against its digest, inflate it
- * from its checkpoint, and hand out the requested slice.  One span is in
- * memory at a time.
+ * from its checkpoint, check the tar headers it holds against the TOC
+ * (ztoc_check_headers), and hand out the requested slice.  One span is in
+ * memory at a time; its buffers are bounded by what zinfo_check allows.
  */
 #ifndef SOCI_EXTRACT_H
 #define SOCI_EXTRACT_H

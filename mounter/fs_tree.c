@@ -367,6 +367,16 @@ static int add_entry(struct builder *b, const struct ztoc_entry *e, struct error
                       (int)(e->linkname.len > 200 ? 200 : e->linkname.len), e->linkname.ptr);
             goto out;
         }
+        /* a directory has one name: a second one would make the tree a
+         * graph (a cycle when inside itself, ELOOP for every walker), and
+         * no filesystem can hold it (link(2) on a directory is EPERM, so
+         * neither GNU tar nor containerd can unpack this layer) */
+        if (S_ISDIR(b->t->nodes[node].mode)) {
+            error_set(err, "hard link \"%.*s\" points to the directory \"%.*s\"",
+                      (int)(clen > 200 ? 200 : clen), clean,
+                      (int)(e->linkname.len > 200 ? 200 : e->linkname.len), e->linkname.ptr);
+            goto out;
+        }
         b->t->nodes[node].nlink++;
         rc = add_child(b, dir, kept, (uint32_t)blen, node) == 0 ? 0 : error_set(err, "out of memory");
         goto out;

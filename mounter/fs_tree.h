@@ -6,7 +6,8 @@
  *   ".." or absolute names can never climb out of the root;
  * - node IDs in TOC order from root = 1; st_ino = 3 + ID (1 and 2 belong to
  *   the state directory and its file); missing parents are implicit dirs;
- * - hard links share one node (nlink counts them); a later dir entry
+ * - hard links share one node (nlink counts them); a hard link to a
+ *   directory (or to nothing earlier) is an error; a later dir entry
  *   updates attributes, a later non-dir entry replaces the name;
  * - ".wh.*" names are hidden; ".wh.X" shows X as a 0/0 character device
  *   unless a real X exists; ".wh..wh..opq" makes its directory opaque

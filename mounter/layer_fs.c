@@ -241,13 +241,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
         return;
     }
     if (span_cache_read(lfs->cache, n->entry->offset + off, len, buf, &err) != 0) {
-        char fields[400];
-        snprintf(fields, sizeof(fields), "\"layer\":\"%s\",\"inode\":%llu,\"offset\":%lld,\"error\":\"%.200s\"",
-                 lfs->digest, (unsigned long long)(3 + n->id), (long long)off, err.msg);
-        for (char *p = fields; *p; p++)
-            if (*p == '\\')
-                *p = '/';
-        log_event("error", "read failed", fields);
+        log_kv("error", "read failed", LOG_STR("layer", lfs->digest), LOG_INT("inode", 3 + n->id),
+               LOG_INT("offset", off), LOG_STR("error", err.msg));
         free(buf);
         fuse_reply_err(req, EIO);
         return;

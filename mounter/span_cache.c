@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +71,8 @@ struct span_cache {
     int64_t dec_seq;
     struct span_cache_stats st;
     char last_error[256];
-    int checking_first;     /* span_cache_check_first: its error says it all */
-    struct timespec last_read;
+    atomic_int checking_first;  /* span_cache_check_first: its error says it all */
+    atomic_llong last_read_ms;  /* CLOCK_MONOTONIC of the last read (readers write, the fetcher reads) */
     /* background fetcher */
     pthread_t bg;
     int bg_running, stopping;
@@ -447,6 +448,10 @@ static int publish(struct span_cache *sc, int32_t s, const uint8_t *comp, size_t
         rc = error_set(err, "out of memory");
     } else {
         rc = span_inflate(si, sc->zi, s, s, comp, clen, data, ulen, err);
+        /* the digests cover compressed bytes only: the TOC's offsets are
+         * proven here, against the tar headers the span holds */
+        if (rc == 0)
+            rc = ztoc_check_headers(sc->z, ustart(sc, s), data, ulen, err);
     }
     span_inflater_free(si);
     pthread_mutex_lock(&sc->mu);
@@ -510,13 +515,14 @@ static int fetch_run(struct span_cache *sc, int32_t first, int32_t last, int fla
         size_t n = (size_t)(cend(sc, s) - cstart(sc, s));
         int attempt;
         uint8_t *again = NULL;
+        struct error refetch_err;
         for (attempt = 0;; attempt++) {
             if (check_digest(sc, s, p, n) == 0)
                 break;
             pthread_mutex_lock(&sc->mu);
             sc->st.verify_failures++;
             pthread_mutex_unlock(&sc->mu);
-            if (!sc->checking_first)
+            if (!atomic_load(&sc->checking_first))
                 log_json("warn", "span digest mismatch", "span", s, "attempt", attempt + 1);
             if (attempt >= 1) {
                 error_set(err, "span %d does not match its digest after a refetch", s);
@@ -524,8 +530,10 @@ static int fetch_run(struct span_cache *sc, int32_t first, int32_t last, int fla
             }
             free(again);
             again = malloc(n);
-            if (again == NULL || blob_source_read(sc->src, cstart(sc, s), n, again, err) != 0) {
-                error_set(err, "span %d: refetch failed", s);
+            if (again == NULL || blob_source_read(sc->src, cstart(sc, s), n, again, &refetch_err) != 0) {
+                /* both causes: the mismatch, and why the refetch failed */
+                error_set(err, "span %d does not match its digest, and its refetch failed: %s", s,
+                          again == NULL ? "out of memory" : refetch_err.msg);
                 attempt = 1;
                 break;
             }
@@ -763,7 +771,7 @@ int span_cache_read(struct span_cache *sc, int64_t off, size_t len, uint8_t *out
     if (len == 0)
         return 0;
     RETURN_ERROR_IF(off < 0 || end > sc->zi->uncompressed_size, err, "read past the layer's end");
-    clock_gettime(CLOCK_MONOTONIC, &sc->last_read);
+    atomic_store(&sc->last_read_ms, mono_ms());
     first = zinfo_span_of(sc->zi, off);
     last = zinfo_span_of(sc->zi, end - 1);
     readahead_note(sc, off, end, last);
@@ -814,35 +822,73 @@ int span_cache_prefetch(struct span_cache *sc, int32_t first, int32_t last, stru
     return ensure(sc, first, last, 0, err);
 }
 
+/* the length of the gzip member header at p (RFC 1952 §2.3), or -1 if p
+ * does not start with a whole one */
+static int64_t gzip_header_len(const uint8_t *p, size_t n)
+{
+    size_t at = 10;
+    uint8_t flags;
+
+    if (n < 10 || p[0] != 0x1f || p[1] != 0x8b || p[2] != 8 || (p[3] & 0xe0))
+        return -1;
+    flags = p[3];
+    if (flags & 4) { /* FEXTRA */
+        if (n - at < 2)
+            return -1;
+        at += 2 + (size_t)(p[at] | p[at + 1] << 8);
+        if (at > n)
+            return -1;
+    }
+    for (int field = 8; field <= 16; field <<= 1) { /* FNAME, FCOMMENT: NUL-terminated */
+        if (!(flags & field))
+            continue;
+        while (at < n && p[at] != 0)
+            at++;
+        if (at++ >= n)
+            return -1;
+    }
+    if (flags & 2) /* FHCRC */
+        at += 2;
+    return at <= n ? (int64_t)at : -1;
+}
+
+#define MAX_GZIP_HEADER ((int64_t)1 << 20)
+
 int span_cache_check_first(struct span_cache *sc, struct error *err)
 {
     int64_t hdr = cstart(sc, 0);
     int rc;
 
-    if (sc->zi->algorithm == 1 && hdr > 0) {
-        /* the bytes before span 0 must be a gzip header */
-        uint8_t magic[2];
-        if (blob_source_read(sc->src, 0, 2, magic, err) != 0)
+    if (sc->zi->algorithm == ZTOC_GZIP) {
+        /* span 0 must start right after the gzip header: bytes [0, hdr)
+         * are covered by no digest, and a checkpoint 0 elsewhere would
+         * decode other bytes as the stream's start */
+        uint8_t *h;
+        int64_t got;
+        RETURN_ERROR_IF(hdr < 10 || hdr > MAX_GZIP_HEADER, err,
+                        "the ztoc's first span starts at byte %lld, not after a gzip header", (long long)hdr);
+        h = malloc((size_t)hdr);
+        RETURN_ERROR_IF(h == NULL, err, "out of memory");
+        if (blob_source_read(sc->src, 0, (size_t)hdr, h, err) != 0) {
+            free(h);
             return -1;
-        RETURN_ERROR_IF(magic[0] != 0x1f || magic[1] != 0x8b, err, "the layer is not gzip data, but its ztoc says gzip");
+        }
+        got = h[0] == 0x1f && h[1] == 0x8b ? gzip_header_len(h, (size_t)hdr) : -2;
+        free(h);
+        RETURN_ERROR_IF(got == -2, err, "the layer is not gzip data, but its ztoc says gzip");
+        RETURN_ERROR_IF(got != hdr, err,
+                        "the ztoc's first span starts at byte %lld, but the layer's gzip header ends elsewhere",
+                        (long long)hdr);
     }
-    sc->checking_first = 1;
+    atomic_store(&sc->checking_first, 1);
     rc = ensure(sc, 0, 0, 0, err);
-    sc->checking_first = 0;
+    atomic_store(&sc->checking_first, 0);
     if (rc != 0)
         return error_prefix(err, "the ztoc does not fit this layer");
     return 0;
 }
 
 /* ---- background fetch ---- */
-
-static long ms_since(const struct timespec *t)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
-}
 
 static int bg_sleep(struct span_cache *sc, long ms)
 {
@@ -871,7 +917,7 @@ static void *bg_main(void *arg)
     struct error err;
 
     while (s < sc->nspans) {
-        long quiet = ms_since(&sc->last_read);
+        long quiet = (long)(mono_ms() - atomic_load(&sc->last_read_ms));
         if (quiet < sc->opts.quiet_ms) {
             if (bg_sleep(sc, sc->opts.quiet_ms - quiet))
                 return NULL;
@@ -935,7 +981,7 @@ struct span_cache *span_cache_new(const struct ztoc *z, const struct zinfo *zi, 
     pthread_cond_init(&sc->dec_cond, NULL);
     sc->ra_prev_end = -1;
     sc->ra_prev_span = -1;
-    clock_gettime(CLOCK_MONOTONIC, &sc->last_read);
+    atomic_store(&sc->last_read_ms, mono_ms());
     sc->st.nspans = sc->nspans;
     sc->st.layer_size = zi->compressed_size;
     if (opts->disk_dir && opts->disk_dir[0] && opts->disk_budget > 0) {

@@ -12,6 +12,14 @@
  * which reads copy just their bytes; one budget bounds both tiers.  Readers of a span
  * being fetched wait for that one fetch.  A background fetcher can pull the
  * rest of the layer, compressed, at a bounded rate after a quiet period.
+ * Every span buffer is sized by the span math, which zinfo_check bounds;
+ * each decompressed span is checked against the tar headers its TOC puts
+ * in it (ztoc_check_headers) before any byte of it is served.
+ *
+ * Thread safety: span_cache_read, _prefetch, _stats and _last_error may be
+ * called from any number of threads at once (one mutex guards the span
+ * table; the cache's own threads use it too); span_cache_check_first
+ * before serving; span_cache_free once no call is in flight.
  */
 #ifndef SOCI_SPAN_CACHE_H
 #define SOCI_SPAN_CACHE_H

@@ -35,7 +35,19 @@ struct prepared {
     char platform[128];
 };
 
+/* a layer of the current image, from its manifest */
+struct image_layer {
+    char digest[80];
+    char media_type[256];
+    int64_t size;
+};
+
+#define MAX_MANIFEST ((size_t)4 << 20)
+#define MAX_REUSED_ZTOC ((size_t)1 << 30)
+
 struct packer {
+    struct image_layer *layers;   /* the current image's, from its manifest */
+    size_t nlayers;
     uint8_t *image_manifest;    /* the current image's manifest bytes, when sent */
     size_t image_manifest_len;
     struct oci_layout *dest;
@@ -92,6 +104,7 @@ void packer_free(struct packer *pk)
         free_prepared(&pk->ready[i]);
     free(pk->ready);
     free(pk->image_manifest);
+    free(pk->layers);
     clear_image(pk);
     free(pk->ztocs);
     free(pk);
@@ -116,9 +129,111 @@ int packer_result(const struct packer *pk, size_t k, struct packed_index *out)
 }
 const char *packer_last_index(const struct packer *pk) { return pk->last_index; }
 
+/* the manifest bytes of the image record: sent with it (remote images,
+ * already checked against its digest), else in the layout being written,
+ * else in the layout the record says the image came from; digest-checked */
+static int read_manifest(struct packer *pk, const struct stream_record *rec, uint8_t **out, size_t *len,
+                         struct error *err)
+{
+    struct oci_layout src;
+    int rc;
+
+    if (rec->manifest_data) {
+        *out = malloc(rec->manifest_data_len + 1);
+        RETURN_ERROR_IF(*out == NULL, err, "out of memory");
+        memcpy(*out, rec->manifest_data, rec->manifest_data_len);
+        *len = rec->manifest_data_len;
+        return 0;
+    }
+    if (layout_blob_exists(pk->dest, rec->manifest.digest, NULL) || !rec->layout[0])
+        return layout_read_blob(pk->dest, rec->manifest.digest, rec->manifest.size > 0 ? rec->manifest.size : -1,
+                                MAX_MANIFEST, out, len, err);
+    if (layout_open(&src, rec->layout, 0, err) != 0)
+        return -1;
+    rc = layout_read_blob(&src, rec->manifest.digest, rec->manifest.size > 0 ? rec->manifest.size : -1,
+                          MAX_MANIFEST, out, len, err);
+    layout_close(&src);
+    return rc;
+}
+
+/* the layers of the image record's manifest: what ztoc records may name */
+static int load_layers(struct packer *pk, const struct stream_record *rec, struct error *err)
+{
+    uint8_t *bytes = NULL;
+    size_t len, i, n;
+    json_t *root = NULL, *arr;
+    int rc = -1;
+
+    free(pk->layers);
+    pk->layers = NULL;
+    pk->nlayers = 0;
+    RETURN_ERROR_IF(!digest_valid(rec->manifest.digest), err, "image record %u: \"%.80s\" is not a digest",
+                    rec->image, rec->manifest.digest);
+    if (read_manifest(pk, rec, &bytes, &len, err) != 0)
+        return error_prefix(err, "image record %u", rec->image);
+    if (oci_load(bytes, len, &root, err) != 0) {
+        error_prefix(err, "image manifest %s", rec->manifest.digest);
+        goto out;
+    }
+    arr = json_object_get(root, "layers");
+    n = json_array_size(arr);
+    if (!json_is_array(arr) || n != rec->nlayers) {
+        error_set(err, "image record %u says %u layers, its manifest %s has %zu", rec->image, rec->nlayers,
+                  rec->manifest.digest, n);
+        goto out;
+    }
+    pk->layers = calloc(n + 1, sizeof(*pk->layers));
+    if (pk->layers == NULL) {
+        error_set(err, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        struct oci_desc d;
+        if (oci_desc_parse(json_array_get(arr, i), &d, err) != 0) {
+            error_prefix(err, "image manifest %s, layer %zu", rec->manifest.digest, i);
+            goto out;
+        }
+        str_copy(pk->layers[i].digest, sizeof(pk->layers[i].digest), d.digest);
+        str_copy(pk->layers[i].media_type, sizeof(pk->layers[i].media_type), d.media_type);
+        pk->layers[i].size = d.size;
+    }
+    pk->nlayers = n;
+    rc = 0;
+out:
+    json_decref(root);
+    free(bytes);
+    return rc;
+}
+
+/* the ztoc's digest is the one of its bytes (a reused ztoc: of the blob
+ * already in the layout): the index names what is really stored */
+static int check_ztoc_digest(struct packer *pk, const struct stream_record *rec, struct error *err)
+{
+    uint8_t raw[32];
+    char got[80];
+
+    RETURN_ERROR_IF(!digest_valid(rec->ztoc.digest), err, "ztoc record for layer %u: \"%.80s\" is not a digest",
+                    rec->n, rec->ztoc.digest);
+    if (rec->reused) {
+        uint8_t *old;
+        size_t len;
+        if (layout_read_blob(pk->dest, rec->ztoc.digest, rec->ztoc.size, MAX_REUSED_ZTOC, &old, &len, err) != 0)
+            return error_prefix(err, "reused ztoc for layer %u", rec->n);
+        free(old);
+        return 0;
+    }
+    sha256_buf(rec->data, rec->data_len, raw);
+    digest_format(raw, got);
+    RETURN_ERROR_IF(strcmp(got, rec->ztoc.digest) != 0, err,
+                    "ztoc record for layer %u: its %zu bytes do not match %s (they are %s)", rec->n, rec->data_len,
+                    rec->ztoc.digest, got);
+    return 0;
+}
+
 static int add_ztoc(struct packer *pk, const struct stream_record *rec, struct error *err)
 {
     struct pending_ztoc *z;
+    const struct image_layer *L;
 
     RETURN_ERROR_IF(!pk->in_image || rec->image != pk->image.image, err,
                     "ztoc record for image %u outside that image's records", rec->image);
@@ -129,6 +244,13 @@ static int add_ztoc(struct packer *pk, const struct stream_record *rec, struct e
     RETURN_ERROR_IF(!rec->reused && (rec->data == NULL || (int64_t)rec->data_len != rec->ztoc.size), err,
                     "ztoc record for layer %u carries %zu bytes, its descriptor says %lld", rec->n,
                     rec->data_len, (long long)rec->ztoc.size);
+    L = &pk->layers[rec->n];
+    RETURN_ERROR_IF(strcmp(rec->desc.digest, L->digest) != 0 || rec->desc.size != L->size ||
+                        strcmp(rec->desc.media_type, L->media_type) != 0,
+                    err, "ztoc record names layer %.80s (%lld bytes), which is not layer %u of image %s (%s)",
+                    rec->desc.digest, (long long)rec->desc.size, rec->n, pk->image.manifest.digest, L->digest);
+    if (check_ztoc_digest(pk, rec, err) != 0)
+        return -1;
     if (pk->nztocs == pk->cap) {
         size_t ncap = pk->cap ? pk->cap * 2 : 16;
         struct pending_ztoc *nz = realloc(pk->ztocs, ncap * sizeof(*nz));
@@ -265,8 +387,11 @@ int packer_finish(struct packer *pk, struct error *err)
                                 err, "reused ztoc %s is not in %s", z->ztoc.digest, pk->dest->dir);
                 continue;
             }
-            if (layout_write_blob(pk->dest, z->data, z->len, NULL, err) != 0)
+            if (layout_write_blob(pk->dest, z->data, z->len, digest, err) != 0)
                 return -1;
+            /* add_ztoc checked it; the index must name what was stored */
+            RETURN_ERROR_IF(strcmp(digest, z->ztoc.digest) != 0, err, "ztoc %s was stored as %s", z->ztoc.digest,
+                            digest);
         }
         if (layout_write_blob(pk->dest, "{}", 2, NULL, err) != 0 ||
             layout_write_blob(pk->dest, p->json, p->json_len, digest, err) != 0)
@@ -344,7 +469,7 @@ int packer_record(struct packer *pk, const struct stream_record *rec, struct err
             memcpy(pk->image_manifest, rec->manifest_data, rec->manifest_data_len);
             pk->image_manifest_len = rec->manifest_data_len;
         }
-        return 0;
+        return load_layers(pk, rec, err);
     case REC_ZTOC:
         return add_ztoc(pk, rec, err);
     case REC_SKIP:

@@ -15,6 +15,13 @@ gzip zInfo blob of §2.1).
       OUT = ZTOC with compressed_archive_size = N (same length, in place).
   ztoctool.py set-checkpoint-in ZTOC OUT K N
       OUT = ZTOC with checkpoint K's "in" (compressed offset) = N.
+  ztoctool.py set-checkpoint-out ZTOC OUT K N
+      OUT = ZTOC with checkpoint K's "out" (uncompressed offset) = N.
+  ztoctool.py set-usize ZTOC OUT N
+      OUT = ZTOC with uncompressed_archive_size (field 3) = N.
+  ztoctool.py set-entry ZTOC OUT NAME offset|size N
+      OUT = ZTOC with the TOC entry NAME's uncompressed_offset (FileMetadata
+      field 2) or uncompressed_size (field 3) = N; the field must be stored.
   ztoctool.py replace ZTOC OUT OLD NEW
       OUT = ZTOC with the one occurrence of the string OLD replaced by NEW
       (same length: e.g. a span digest).
@@ -65,6 +72,47 @@ def size_pos(b):
     if f is None:
         raise SystemExit("ztoctool: the ztoc stores no compressed_archive_size")
     return f
+
+
+def usize_pos(b):
+    f = field(b, u32(b, 0), 3)
+    if f is None:
+        raise SystemExit("ztoctool: the ztoc stores no uncompressed_archive_size")
+    return f
+
+
+def entry_field_pos(b, name, fid):
+    """position of FileMetadata field fid of the TOC entry called name"""
+    f = field(b, u32(b, 0), 4)
+    toc = f + u32(b, f)
+    f = field(b, toc, 0)
+    vec = f + u32(b, f)
+    for i in range(u32(b, vec)):
+        at = vec + 4 + 4 * i
+        ent = at + u32(b, at)
+        nf = field(b, ent, 0)
+        s = nf + u32(b, nf)
+        if b[s + 4:s + 4 + u32(b, s)] == name.encode():
+            pos = field(b, ent, fid)
+            if pos is None:
+                raise SystemExit("ztoctool: entry %s does not store field %d" % (name, fid))
+            return pos
+    raise SystemExit("ztoctool: no entry %s" % name)
+
+
+def checkpoint_pos(b, k):
+    """position of checkpoint k's record (its "in"; "out" follows)"""
+    pos, n = checkpoints_pos(b)
+    if 12 + (k + 1) * CKPT > n:
+        raise SystemExit("ztoctool: no checkpoint %d" % k)
+    return pos + 12 + k * CKPT
+
+
+def set_int64(src, dst, where, value):
+    """dst = src with the little-endian int64 at where(bytes) = value"""
+    b = bytearray(open(src, "rb").read())
+    struct.pack_into("<q", b, where(b), int(value))
+    open(dst, "wb").write(b)
 
 
 def spans(b):
@@ -136,17 +184,13 @@ def main():
     if a[0] == "spans" and len(a) == 2:
         print(json.dumps(spans(open(a[1], "rb").read())))
     elif a[0] == "set-size" and len(a) == 4:
-        b = bytearray(open(a[1], "rb").read())
-        struct.pack_into("<q", b, size_pos(b), int(a[3]))
-        open(a[2], "wb").write(b)
-    elif a[0] == "set-checkpoint-in" and len(a) == 5:
-        b = bytearray(open(a[1], "rb").read())
-        pos, n = checkpoints_pos(b)
-        k = int(a[3])
-        if 12 + (k + 1) * CKPT > n:
-            raise SystemExit("ztoctool: no checkpoint %d" % k)
-        struct.pack_into("<q", b, pos + 12 + k * CKPT, int(a[4]))
-        open(a[2], "wb").write(b)
+        set_int64(a[1], a[2], size_pos, a[3])
+    elif a[0] in ("set-checkpoint-in", "set-checkpoint-out") and len(a) == 5:
+        set_int64(a[1], a[2], lambda b: checkpoint_pos(b, int(a[3])) + (8 if a[0].endswith("out") else 0), a[4])
+    elif a[0] == "set-usize" and len(a) == 4:
+        set_int64(a[1], a[2], usize_pos, a[3])
+    elif a[0] == "set-entry" and len(a) == 6 and a[4] in ("offset", "size"):
+        set_int64(a[1], a[2], lambda b: entry_field_pos(b, a[3], 2 if a[4] == "offset" else 3), a[5])
     elif a[0] == "replace" and len(a) == 5:
         b = open(a[1], "rb").read()
         old, new = a[3].encode(), a[4].encode()
