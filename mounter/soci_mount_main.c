@@ -548,6 +548,7 @@ int main(int argc, char **argv)
     lo.source = o.source;
     lo.index_digest = o.index_digest;
     lo.sel = &o.sel;
+    lo.only_layer = o.layer;
     lo.want_diff_ids = o.image;
     if (strncmp(o.source, "oci:", 4) != 0) {
         struct reg_ref r;
