@@ -18,11 +18,13 @@
  */
 #include "snapshotter.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "digest.h"
@@ -659,11 +661,43 @@ enum snap_status snapshotter_remove(struct snapshotter *sn, const char *key, str
     return SNAP_OK;
 }
 
+/* span caches and mount logs of snapshots that are gone (a removal cut
+ * short by a crash): named by snapshot id, removed when that id's
+ * directory no longer exists */
+static void remove_orphans(struct snapshotter *sn, const char *dir, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+
+    if (d == NULL)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        char snap[4096], path[4400], *end;
+        struct stat st;
+        long long id = strtoll(de->d_name, &end, 10);
+        if (end == de->d_name || id <= 0 || strcmp(end, suffix) != 0)
+            continue;
+        snapstore_dir(sn->store, (int64_t)id, snap, sizeof(snap));
+        if (stat(snap, &st) == 0 || errno != ENOENT)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        remove_tree(path);
+    }
+    closedir(d);
+}
+
 enum snap_status snapshotter_cleanup(struct snapshotter *sn, struct error *err)
 {
+    char logs[4200];
     int removed = 0;
+    enum snap_status st = snapstore_cleanup(sn->store, &removed, err);
 
-    return snapstore_cleanup(sn->store, &removed, err);
+    if (st != SNAP_OK)
+        return st;
+    snprintf(logs, sizeof(logs), "%s/soci/logs", sn->root);
+    remove_orphans(sn, sn->cache_dir, "");
+    remove_orphans(sn, logs, ".log");
+    return SNAP_OK;
 }
 
 void snapshotter_status(struct snapshotter *sn, FILE *out)

@@ -20,6 +20,9 @@
 #    process, and the next daemon re-attaches to it (its log says so); SIGINT
 #    unmounts it and ends that process; the next daemon mounts it again, and
 #    a container reads /big/file right from the new mount.
+# 5. a second namespace pulling the same image gets the committed layers
+#    (containerd finds them by the chain ID): no new mount, and its
+#    container reads /big/file right.
 . "$ROOT/tests/integration/lib/integration.sh"
 
 ZT="$PY $ROOT/tests/cli/lib/ztoctool.py"
@@ -166,4 +169,15 @@ pid2=$(daemon_pid "$rs_mp")
 out=$(ctrx run --rm --snapshotter soci "$REG/fallback/restart:v1" fb-rs sha256sum /big/file 2>&1)
 [ "$out" = "$SHA_RS  /big/file" ] || fail "restart after SIGINT: the container read /big/file as: $out"
 echo "ok: SIGINT unmounted the layer; the next daemon mounted it again (soci-mount $pid2)"
+
+# -- 5. the same image in a second namespace shares the committed layers ----------
+n1=$(fuse_mounts | wc -l)
+NS=soci-test-2
+rpull "$REG/fallback/restart:v1" >"$TMP/ns2.out" 2>&1 || { cat "$TMP/ns2.out"; snapd_log_tail; die "rpull into a second namespace failed"; }
+n2=$(fuse_mounts | wc -l)
+[ "$n2" -eq "$n1" ] || fail "second namespace: $n1 FUSE mounts before the pull, $n2 after (want no new mount)"
+out=$(ctrx run --rm --snapshotter soci "$REG/fallback/restart:v1" fb-ns2 sha256sum /big/file 2>&1)
+[ "$out" = "$SHA_RS  /big/file" ] || fail "second namespace: the container read /big/file as: $out"
+NS=soci-test
+echo "ok: a second namespace pulled the image onto the same $n2 mounts"
 finish
