@@ -396,6 +396,9 @@ static int mount_layer(struct snapshotter *sn, const struct snap_created *c, con
     int64_t mem, disk, size = p->layer_size > 0 ? p->layer_size : 0;
     char buf[32];
 
+    if (size > ((int64_t)1 << 50)) /* from the manifest: keep size * 5 in range */
+        size = (int64_t)1 << 50;
+
     /* a layer inflates to about 2-4 times its size: memory for all of it
      * decompressed, disk for it compressed and decompressed, is all it
      * can use */
