@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gojson.h"
 #include "log.h"
 #include "snapshots_v1.pb-c.h"
 
@@ -28,6 +29,7 @@ struct req {
     struct snapstore *store;
     const char *method;   /* short name, for messages */
     char ns[256];
+    char failure[ERROR_MSG_MAX]; /* the snapshotter's message, for the log */
 };
 
 typedef enum rpc_code (*method_fn)(struct req *r, const ProtobufCMessage *msg);
@@ -56,6 +58,7 @@ static enum rpc_code code_of(enum snap_status s)
 
 static enum rpc_code fail_snap(struct req *r, enum snap_status s, const struct error *err)
 {
+    snprintf(r->failure, sizeof(r->failure), "%s", err->msg);
     return rpc_call_fail(r->call, code_of(s), "%s", err->msg[0] ? err->msg : "snapshotter failed");
 }
 
@@ -545,6 +548,35 @@ static const struct method methods[] = {
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))
 #define PATH_PREFIX "/" SNAP_SERVICE_NAME "/"
 
+/* one log line a call: method, the request's key (or name) when it has
+ * one, the code, and the failure's message */
+static void log_call(const struct req *r, const ProtobufCMessage *msg, enum rpc_code code)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, "key");
+    struct gojson j;
+
+    if (!f)
+        f = protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, "name");
+    gojson_init(&j, 0);
+    gojson_raw(&j, "\"method\":\"", 10);
+    gojson_raw(&j, r->method, strlen(r->method));
+    gojson_raw(&j, "\",\"code\":\"", 10);
+    gojson_raw(&j, rpc_code_name(code), strlen(rpc_code_name(code)));
+    gojson_raw(&j, "\"", 1);
+    if (f && f->type == PROTOBUF_C_TYPE_STRING) {
+        const char *key = *(char *const *)((const char *)msg + f->offset);
+        gojson_raw(&j, ",\"key\":", 7);
+        gojson_escape(&j, key, strnlen(key, 256));
+    }
+    if (code != RPC_OK && r->failure[0]) {
+        gojson_raw(&j, ",\"error\":", 9);
+        gojson_escape(&j, r->failure, strlen(r->failure));
+    }
+    log_event(code == RPC_UNKNOWN || code == RPC_RESOURCE_EXHAUSTED ? "warn" : "debug", "snapshots call",
+              j.buf ? j.buf : "");
+    gojson_free(&j);
+}
+
 /* every method comes here: find it by the call's path, decode the request,
  * read the namespace, run the method, log the outcome */
 static enum rpc_code serve(struct rpc_call *call, const uint8_t *bytes, size_t nbytes, void *arg)
@@ -554,7 +586,6 @@ static enum rpc_code serve(struct rpc_call *call, const uint8_t *bytes, size_t n
     struct req r = {.call = call, .sn = arg};
     ProtobufCMessage *msg;
     enum rpc_code code;
-    char fields[160];
 
     for (size_t i = 0; i < NMETHODS; i++)
         if (strcmp(path + strlen(PATH_PREFIX), methods[i].name) == 0)
@@ -570,9 +601,8 @@ static enum rpc_code serve(struct rpc_call *call, const uint8_t *bytes, size_t n
     if (!msg)
         return rpc_call_fail(call, RPC_INVALID_ARGUMENT, "%s: malformed request (%zu bytes)", m->name, nbytes);
     code = m->fn(&r, msg);
+    log_call(&r, msg, code);
     protobuf_c_message_free_unpacked(msg, NULL);
-    snprintf(fields, sizeof(fields), "\"method\":\"%s\",\"code\":\"%s\"", m->name, rpc_code_name(code));
-    log_event(code == RPC_UNKNOWN || code == RPC_RESOURCE_EXHAUSTED ? "warn" : "debug", "snapshots call", fields);
     return code;
 }
 
