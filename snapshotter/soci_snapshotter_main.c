@@ -134,7 +134,7 @@ static int parse_args(int argc, char **argv, struct args *a)
     }
     if (a->command && (!a->subcommand || (strcmp(a->subcommand, "dump") != 0 &&
                                           strcmp(a->subcommand, "default") != 0)))
-        return bad_usage("config takes dump or default, not", a->subcommand ? a->subcommand : "nothing");
+        return bad_usage("config: want dump or default, got", a->subcommand ? a->subcommand : "nothing");
     if (a->config)
         a->config_given = 1;
     return 0;
