@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -452,6 +453,78 @@ static void test_cleanup(struct snapstore *s)
         CHECK(exists("%s/%" PRId64, snaps, id) == (id != 4 && id != 8 && id != 9));
 }
 
+/* threads at once on one store: chains of prepare, commit, view, remove,
+ * with walks between; every chain must come out whole */
+#define THREADS 4
+#define CHAIN 12
+
+struct worker {
+    struct snapstore *s;
+    int k, failures;
+};
+
+static int count_cb(const struct snap_info *info, void *arg)
+{
+    (void)info;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static void *worker_run(void *arg)
+{
+    struct worker *w = arg;
+    char a[32], c[32], v[32], prev[32] = "";
+    struct error err;
+
+    for (int i = 0; i < CHAIN; i++) {
+        int n = 0;
+        snprintf(a, sizeof(a), "t%d-a%d", w->k, i);
+        snprintf(c, sizeof(c), "t%d-c%d", w->k, i);
+        snprintf(v, sizeof(v), "t%d-v%d", w->k, i);
+        w->failures += snapstore_prepare(w->s, SNAP_KIND_ACTIVE, a, prev, NULL, NULL, NULL, &err) != SNAP_OK;
+        w->failures += snapstore_walk(w->s, NULL, 0, count_cb, &n, &err) != SNAP_OK || n == 0;
+        w->failures += snapstore_commit(w->s, c, a, NULL, &err) != SNAP_OK;
+        w->failures += snapstore_prepare(w->s, SNAP_KIND_VIEW, v, c, NULL, NULL, NULL, &err) != SNAP_OK;
+        w->failures += snapstore_remove(w->s, v, &err) != SNAP_OK;
+        strcpy(prev, c);
+    }
+    return NULL;
+}
+
+static void test_threads(struct snapstore *s)
+{
+    pthread_t t[THREADS];
+    struct worker w[THREADS];
+    struct error err;
+    int removed = -1;
+
+    for (int k = 0; k < THREADS; k++) {
+        w[k] = (struct worker){.s = s, .k = k};
+        CHECK(pthread_create(&t[k], NULL, worker_run, &w[k]) == 0);
+    }
+    for (int k = 0; k < THREADS; k++) {
+        pthread_join(t[k], NULL);
+        CHECK_MSG(w[k].failures == 0, "thread %d: %d failed calls", k, w[k].failures);
+    }
+    /* each chain's last layer sits on all the others of its thread */
+    for (int k = 0; k < THREADS; k++) {
+        struct snap_mount m = {0};
+        char last[32], key[32];
+        size_t colons = 0;
+        snprintf(last, sizeof(last), "t%d-c%d", k, CHAIN - 1);
+        snprintf(key, sizeof(key), "t%d-top", k);
+        CHECK(snapstore_prepare(s, SNAP_KIND_VIEW, key, last, NULL, &m, NULL, &err) == SNAP_OK);
+        for (size_t i = 0; i < m.noptions; i++)
+            if (strncmp(m.options[i], "lowerdir=", 9) == 0)
+                for (const char *p = m.options[i]; *p; p++)
+                    colons += *p == ':';
+        CHECK_MSG(colons == CHAIN - 1, "t%d: %zu lower dirs", k, colons + 1);
+        snap_mount_free(&m);
+        CHECK(snapstore_remove(s, key, &err) == SNAP_OK);
+    }
+    CHECK(snapstore_cleanup(s, &removed, &err) == SNAP_OK && removed == 0);
+}
+
 /* everything the store holds, as one string */
 static void dump(struct snapstore *s, char *out, size_t len)
 {
@@ -569,6 +642,7 @@ int main(void)
     test_usage(s);
     test_bounds(s);
     test_cleanup(s);
+    test_threads(s);
     test_reopen(&s);
     snapstore_close(s);
     test_bad_metadata();
