@@ -745,6 +745,7 @@ enum snap_status snapstore_mounts(struct snapstore *s, const char *key, struct s
 struct commit_args {
     const char *name, *key;
     const struct snap_labels *labels;
+    int measure; /* the usage of fs/, or 0 for a lazily mounted layer */
 };
 
 /* containerd's overlay Commit + storage.CommitActive: the key must exist,
@@ -765,8 +766,9 @@ static enum snap_status op_commit(struct snapstore *s, void *arg, struct error *
         return rc;
     if (r.info.kind != SNAP_KIND_ACTIVE)
         return fail(err, SNAP_ERR_FAILED_PRECONDITION, "snapshot \"%s\" is not active", a->key);
+    size = inodes = 0;
     pathf(fs, sizeof(fs), "%s/%" PRId64 "/fs", s->snaps, r.id);
-    if (snapdir_usage(fs, &size, &inodes, err) != 0)
+    if (a->measure && snapdir_usage(fs, &size, &inodes, err) != 0)
         return SNAP_ERR_INTERNAL;
     rc = exec_sql(s, err,
               "UPDATE snapshots SET name = ?, kind = ?, created_ns = ?, updated_ns = ?, size = ?, inodes = ?"
@@ -775,16 +777,28 @@ static enum snap_status op_commit(struct snapstore *s, void *arg, struct error *
     return rc != SNAP_OK ? rc : labels_write(s, r.id, a->labels, err);
 }
 
-enum snap_status snapstore_commit(struct snapstore *s, const char *name, const char *key,
-                                  const struct snap_labels *labels, struct error *err)
+static enum snap_status commit(struct snapstore *s, const char *name, const char *key,
+                               const struct snap_labels *labels, int measure, struct error *err)
 {
-    struct commit_args a = {.name = name, .key = key, .labels = labels};
+    struct commit_args a = {.name = name, .key = key, .labels = labels, .measure = measure};
     enum snap_status rc;
 
     if ((rc = check_key("name", name, err)) != SNAP_OK || (rc = check_key("key", key, err)) != SNAP_OK ||
         (rc = check_labels(labels, err)) != SNAP_OK)
         return rc;
     return run_tx(s, 1, op_commit, NULL, &a, err);
+}
+
+enum snap_status snapstore_commit(struct snapstore *s, const char *name, const char *key,
+                                  const struct snap_labels *labels, struct error *err)
+{
+    return commit(s, name, key, labels, 1, err);
+}
+
+enum snap_status snapstore_commit_remote(struct snapstore *s, const char *name, const char *key,
+                                         const struct snap_labels *labels, struct error *err)
+{
+    return commit(s, name, key, labels, 0, err);
 }
 
 /* ---- Remove ---- */

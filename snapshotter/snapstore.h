@@ -114,6 +114,12 @@ enum snap_status snapstore_mounts(struct snapstore *s, const char *key, struct s
  * and updated become the commit time. */
 enum snap_status snapstore_commit(struct snapstore *s, const char *name, const char *key,
                                   const struct snap_labels *labels, struct error *err);
+/* as snapstore_commit, but the usage is not measured (stored as 0): for a
+ * lazily mounted layer, whose fs/ is a FUSE mount that a du would walk file
+ * by file (upstream soci/stargz skip the measurement for remote snapshots
+ * too) */
+enum snap_status snapstore_commit_remote(struct snapstore *s, const char *name, const char *key,
+                                         const struct snap_labels *labels, struct error *err);
 /* fails with FAILED_PRECONDITION while the snapshot has children (of any
  * kind); the directory goes after the row, a failure there is left to
  * snapstore_cleanup and not reported */

@@ -453,6 +453,27 @@ static void test_cleanup(struct snapstore *s)
         CHECK(exists("%s/%" PRId64, snaps, id) == (id != 4 && id != 8 && id != 9));
 }
 
+/* a lazily mounted layer is committed without walking its fs/ */
+static void test_commit_remote(struct snapstore *s)
+{
+    struct snap_created c;
+    struct snap_info info = {0};
+    struct snap_labels l = {0};
+    struct error err;
+    int64_t size = -1, inodes = -1;
+
+    CHECK(prep(s, SNAP_KIND_ACTIVE, "r", NULL, NULL, &c) == SNAP_OK);
+    write_file(c.fs_dir, "file", "content\n");
+    snap_labels_set(&l, "kind", "fuse");
+    CHECK(snapstore_commit_remote(s, "remote", "r", &l, &err) == SNAP_OK);
+    CHECK(snapstore_usage(s, "remote", &size, &inodes, &err) == SNAP_OK && size == 0 && inodes == 0);
+    CHECK(snapstore_stat(s, "remote", &info, &err) == SNAP_OK && info.kind == SNAP_KIND_COMMITTED);
+    CHECK(snap_labels_get(&info.labels, "kind") != NULL);
+    CHECK(snapstore_commit_remote(s, "remote2", "remote", &l, &err) == SNAP_ERR_FAILED_PRECONDITION);
+    snap_info_free(&info);
+    snap_labels_free(&l);
+}
+
 /* threads at once on one store: chains of prepare, commit, view, remove,
  * with walks between; every chain must come out whole */
 #define THREADS 4
@@ -642,6 +663,7 @@ int main(void)
     test_usage(s);
     test_bounds(s);
     test_cleanup(s);
+    test_commit_remote(s);
     test_threads(s);
     test_reopen(&s);
     snapstore_close(s);
