@@ -155,6 +155,17 @@ int snapdir_remove(const char *path, struct error *err)
     FTSENT *e;
     int rc = 0;
 
+    struct stat st;
+
+    /* never follow the tree's own name: an entry that is a symlink (or any
+     * non-directory) is removed itself, not what it points to */
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : error_set(err, "remove %s: %s", path, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) {
+        if (unlink(path) != 0 && errno != ENOENT)
+            return error_set(err, "remove %s: %s", path, strerror(errno));
+        return 0;
+    }
     if (realpath(path, canon) == NULL) {
         if (errno == ENOENT)
             return 0;

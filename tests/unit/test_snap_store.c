@@ -436,8 +436,11 @@ static void test_cleanup(struct snapstore *s)
     CHECK(mkdir(p, 0700) == 0);
     snprintf(p, sizeof(p), "%s/007", snaps); /* not how an id is named */
     CHECK(mkdir(p, 0700) == 0);
-    /* something still mounted in an orphan is detached, never emptied */
+    /* an entry that links elsewhere goes itself, never what it points to */
+    snprintf(p, sizeof(p), "%s/link", snaps);
     snprintf(outside, sizeof(outside), "%s/outside", root);
+    CHECK(symlink(outside, p) == 0);
+    /* something still mounted in an orphan is detached, never emptied */
     CHECK(mkdir(outside, 0755) == 0);
     write_file(outside, "keep", "keep me");
     snprintf(p, sizeof(p), "%s/999/fs/mnt", snaps);
@@ -445,7 +448,7 @@ static void test_cleanup(struct snapstore *s)
     CHECK(mount(outside, p, NULL, MS_BIND, NULL) == 0);
 
     CHECK(snapstore_cleanup(s, &removed, &err) == SNAP_OK);
-    CHECK_MSG(removed == 3, "removed %d", removed);
+    CHECK_MSG(removed == 4, "removed %d", removed);
     CHECK(!exists("%s/%" PRId64, snaps, 999));
     snprintf(sentinel, sizeof(sentinel), "%s/keep", outside);
     CHECK(access(sentinel, F_OK) == 0);
