@@ -54,8 +54,10 @@ struct snapshotter {
     char helper[4096];
     char cache_dir[4096];            /* mounts' span caches: CACHE/<snapshot id>/ */
     struct remote_index *ri;
-    pthread_mutex_t mu;              /* the two grant counters */
+    pthread_mutex_t mu;              /* the two grant counters and `busy` */
     int64_t mem_granted, disk_granted;
+    pthread_cond_t slot_free;        /* max_concurrency: remote Prepares at once */
+    int busy;
 };
 
 /* a remote snapshot as its labels record it, copied out of a walk */
@@ -307,6 +309,7 @@ int snapshotter_open(const struct snap_config *cfg, const char *root, const char
     sn->cfg = *cfg;
     sn->cfg.passthrough = NULL;
     pthread_mutex_init(&sn->mu, NULL);
+    pthread_cond_init(&sn->slot_free, NULL);
     if (str_copy(sn->root, sizeof(sn->root), root) != 0 || str_copy(sn->helper, sizeof(sn->helper), mount_helper) != 0) {
         error_set(err, "snapshotter: root or mount helper path too long");
         goto fail;
@@ -328,6 +331,7 @@ fail:
     if (sn->store)
         snapstore_close(sn->store);
     remote_index_free(sn->ri);
+    pthread_cond_destroy(&sn->slot_free);
     pthread_mutex_destroy(&sn->mu);
     free(sn);
     return -1;
@@ -356,6 +360,7 @@ void snapshotter_close(struct snapshotter *sn, int unmount_all)
     }
     snapstore_close(sn->store);
     remote_index_free(sn->ri);
+    pthread_cond_destroy(&sn->slot_free);
     pthread_mutex_destroy(&sn->mu);
     free(sn);
 }
@@ -596,7 +601,19 @@ enum snap_status snapshotter_prepare(struct snapshotter *sn, const char *ns, enu
     st = snapstore_prepare(sn->store, kind, key, parent, labels, mount, &c, err);
     if (st != SNAP_OK)
         return st;
-    return prepare_remote(sn, ns, key, &req, labels, &c, mount, err);
+    /* max_concurrency (< 0: unlimited) bounds the layers being resolved,
+     * mounted or unpacked at once; the rest wait their turn */
+    pthread_mutex_lock(&sn->mu);
+    while (sn->cfg.max_concurrency > 0 && sn->busy >= sn->cfg.max_concurrency)
+        pthread_cond_wait(&sn->slot_free, &sn->mu);
+    sn->busy++;
+    pthread_mutex_unlock(&sn->mu);
+    st = prepare_remote(sn, ns, key, &req, labels, &c, mount, err);
+    pthread_mutex_lock(&sn->mu);
+    sn->busy--;
+    pthread_cond_signal(&sn->slot_free);
+    pthread_mutex_unlock(&sn->mu);
+    return st;
 }
 
 static int has_child(const struct snap_info *info, void *arg)
