@@ -371,8 +371,8 @@ static void *signal_main(void *arg)
     sigset_t *set = arg;
     int sig;
 
-    if (sigwait(set, &sig) != 0)
-        return NULL;
+    if (sigwait(set, &sig) != 0 || atomic_load(&stopping))
+        return NULL; /* main woke us to end: the mount is gone already */
     log_msg("info", "signal %d: unmounting", sig);
     stop_all(0);
     return NULL;
@@ -705,6 +705,10 @@ int main(int argc, char **argv)
             pthread_join(units[i].thread, NULL);
             units[i].running = 0;
         }
+    /* the signal thread waits for a signal that will not come now */
+    atomic_store(&stopping, 1);
+    pthread_kill(sig_thread, SIGTERM);
+    pthread_join(sig_thread, NULL);
     log_msg("info", "unmounted %s", o.mountpoint);
     cleanup();
     located_image_release(&img);
