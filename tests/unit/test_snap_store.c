@@ -341,7 +341,9 @@ static void test_walk(struct snapstore *s)
     enum snap_status rc;
     struct walk_seen w = {.stop_after = 2};
     struct error err;
-    const char *bad1[] = {"name=="}, *bad2[] = {"name=x"}, *bad3[] = {"name==a b"}, *bad4[] = {"name==/x/"};
+    const char *bad1[] = {"name=="}, *bad2[] = {"name=x"}, *bad3[] = {"name==a b"}, *bad4[] = {"name==/x/"},
+               *bad5[] = {"name==\"\\q\""}, *bad6[] = {"name==\"open"}, *bad7[] = {"na@me"},
+               *bad8[] = {"name==layer2 "};
 
     /* byte order of names, as bolt's buckets */
     CHECK(strcmp(walk(s, NULL, 0, &rc), "base c2 layer2 v0 v1 v2") == 0 && rc == SNAP_OK);
@@ -360,12 +362,21 @@ static void test_walk(struct snapstore *s)
     WALK("v0 v1 v2", "name~=^v");
     WALK("v1 v2", "name~=/^v[12]$/");
     WALK("base c2 layer2 v0 v1 v2", "");
+    WALK("layer2", "labels.\"a\"==\"10\"");
+    WALK("c2", "name==\"c\\x32\"");           /* Go escapes in quoted values */
+    WALK("c2", "name==\"\\143\\u0032\"");
+    WALK("c2", "name~=|^c|");
+    WALK("layer2", " name == layer2"); /* spaces before tokens, none after (containerd) */
     WALK("", "labels.nope");
     WALK("", "name~=(");    /* does not compile: matches nothing, as containerd */
     CHECK(snapstore_walk(s, bad1, 1, walk_cb, &w, &err) == SNAP_ERR_INVALID_ARGUMENT);
     CHECK(snapstore_walk(s, bad2, 1, walk_cb, &w, &err) == SNAP_ERR_INVALID_ARGUMENT);
     CHECK(snapstore_walk(s, bad3, 1, walk_cb, &w, &err) == SNAP_ERR_INVALID_ARGUMENT);
     CHECK(snapstore_walk(s, bad4, 1, walk_cb, &w, &err) == SNAP_ERR_INVALID_ARGUMENT);
+    CHECK(snapstore_walk(s, bad5, 1, walk_cb, &w, &err) == SNAP_ERR_INVALID_ARGUMENT);
+    CHECK(snapstore_walk(s, bad6, 1, walk_cb, &w, &err) == SNAP_ERR_INVALID_ARGUMENT);
+    CHECK(snapstore_walk(s, bad7, 1, walk_cb, &w, &err) == SNAP_ERR_INVALID_ARGUMENT);
+    CHECK(snapstore_walk(s, bad8, 1, walk_cb, &w, &err) == SNAP_ERR_INVALID_ARGUMENT);
     CHECK(w.calls == 0);
     /* a callback's non-zero answer stops the walk and comes back */
     CHECK(snapstore_walk(s, NULL, 0, walk_cb, &w, &err) == 7 && w.calls == 2);
