@@ -217,7 +217,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 
     (void)fi;
     if (ino == lfs->state_file) {
-        char json[1024];
+        char json[4096]; /* the last error (512 bytes) escaped at worst 6x, and the counters */
         int jl = layer_fs_state_json(lfs, json, sizeof(json));
         if (off >= jl)
             fuse_reply_buf(req, NULL, 0);
@@ -550,7 +550,7 @@ static void go_float(double f, char *out, size_t n)
 int layer_fs_state_json(struct layer_fs *lfs, char *out, size_t n)
 {
     struct span_cache_stats st;
-    char last[256], pct[64];
+    char last[ERROR_MSG_MAX], pct[64];
     struct gojson j;
     const char *text;
     size_t len;

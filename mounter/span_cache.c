@@ -70,7 +70,7 @@ struct span_cache {
     int64_t dec_used;           /* of which decompressed files */
     int64_t dec_seq;
     struct span_cache_stats st;
-    char last_error[256];
+    char last_error[ERROR_MSG_MAX]; /* whole: readers that waited for a fetch fail with it */
     atomic_int checking_first;  /* span_cache_check_first: its error says it all */
     atomic_llong last_read_ms;  /* CLOCK_MONOTONIC of the last read (readers write, the fetcher reads) */
     /* background fetcher */
