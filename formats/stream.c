@@ -37,24 +37,36 @@ void stream_record_init(struct stream_record *rec, enum stream_type type)
     rec->type = type;
 }
 
-int stream_looks_like(const uint8_t *p, size_t n)
-{
-    /* a fixmap whose first key is "t" and first value "soci-stream" */
-    static const uint8_t pre[] = {0xa1, 't', 0xab, 's', 'o', 'c', 'i', '-', 's', 't', 'r', 'e', 'a', 'm'};
 
-    return n >= 1 + sizeof(pre) && (p[0] & 0xf0) == 0x80 && memcmp(p + 1, pre, sizeof(pre)) == 0;
-}
+/* ---- reader ----
+ *
+ * A bounded msgpack reader of our own rather than msgpack-c's unpacker,
+ * which allocates an object array as soon as it sees an array or map
+ * header, whatever count the header declares.  Here a frame scanner walks
+ * the bytes as they arrive, checking every header against the limits of
+ * STREAM.md before anything is allocated, until one record is complete;
+ * the record is then decoded from its bytes in place, and those same bytes
+ * are what a stage passes on. */
 
-/* ---- reader ---- */
+struct scan_level {
+    uint64_t left;      /* items still to come in this container */
+};
 
 struct stream_reader {
     int fd;
-    msgpack_unpacker unp;
-    msgpack_unpacked result;
+    uint8_t *buf;
+    size_t len, cap;
+    size_t off;          /* start of the record being scanned */
+    size_t rec_len;      /* length of the record last returned */
     int have_result;
     int seen_header;
     int eof;
-    msgpack_sbuffer raw;
+    uint64_t nrecords;   /* records returned so far */
+    /* frame scanner, resumable across reads */
+    size_t scan;         /* next byte to look at, relative to off */
+    int depth;
+    uint64_t items;      /* map entries and array elements in this record */
+    struct scan_level stack[STREAM_MAX_DEPTH];
 };
 
 struct stream_reader *stream_reader_new(int fd, const uint8_t *initial, size_t initial_len)
@@ -64,20 +76,15 @@ struct stream_reader *stream_reader_new(int fd, const uint8_t *initial, size_t i
     if (r == NULL)
         return NULL;
     r->fd = fd;
-    if (!msgpack_unpacker_init(&r->unp, READ_CHUNK)) {
+    r->cap = initial_len > READ_CHUNK ? initial_len : READ_CHUNK;
+    r->buf = malloc(r->cap);
+    if (r->buf == NULL) {
         free(r);
         return NULL;
     }
-    msgpack_unpacked_init(&r->result);
-    msgpack_sbuffer_init(&r->raw);
-    if (initial_len > 0) {
-        if (!msgpack_unpacker_reserve_buffer(&r->unp, initial_len)) {
-            stream_reader_free(r);
-            return NULL;
-        }
-        memcpy(msgpack_unpacker_buffer(&r->unp), initial, initial_len);
-        msgpack_unpacker_buffer_consumed(&r->unp, initial_len);
-    }
+    if (initial_len > 0)
+        memcpy(r->buf, initial, initial_len);
+    r->len = initial_len;
     return r;
 }
 
@@ -85,206 +92,514 @@ void stream_reader_free(struct stream_reader *r)
 {
     if (r == NULL)
         return;
-    msgpack_unpacked_destroy(&r->result);
-    msgpack_unpacker_destroy(&r->unp);
-    msgpack_sbuffer_destroy(&r->raw);
+    free(r->buf);
     free(r);
 }
 
-static int key_is(const msgpack_object *k, const char *name)
+static uint64_t be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* what a msgpack header says: its size, the payload that follows it, and
+ * how many items (array elements, or 2 per map entry) it opens */
+struct mp_head {
+    size_t head;        /* header bytes */
+    uint64_t payload;   /* bytes after the header (str, bin, ext, numbers) */
+    uint64_t count;     /* array elements or map entries */
+    int is_map, is_array;
+};
+
+/* 1: decoded; 0: more bytes needed; -1: not msgpack */
+static int mp_head(const uint8_t *p, size_t n, struct mp_head *h)
+{
+    uint8_t b;
+    static const uint8_t fixext[5] = {1, 2, 4, 8, 16};
+
+    if (n < 1)
+        return 0;
+    memset(h, 0, sizeof(*h));
+    b = p[0];
+    h->head = 1;
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+        return 1;
+    if ((b & 0xf0) == 0x80 || (b & 0xf0) == 0x90) {
+        h->count = b & 0x0f;
+        h->is_map = (b & 0xf0) == 0x80;
+        h->is_array = !h->is_map;
+        return 1;
+    }
+    if ((b & 0xe0) == 0xa0) {
+        h->payload = b & 0x1f;
+        return 1;
+    }
+    switch (b) {
+    case 0xcc: case 0xd0: h->payload = 1; return 1;
+    case 0xcd: case 0xd1: h->payload = 2; return 1;
+    case 0xca: case 0xce: case 0xd2: h->payload = 4; return 1;
+    case 0xcb: case 0xcf: case 0xd3: h->payload = 8; return 1;
+    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+        h->payload = 1 + (uint64_t)fixext[b - 0xd4];
+        return 1;
+    case 0xc4: case 0xd9: h->head = 2; break;              /* bin8, str8 */
+    case 0xc5: case 0xda: case 0xdc: case 0xde: h->head = 3; break;
+    case 0xc6: case 0xdb: case 0xdd: case 0xdf: h->head = 5; break;
+    case 0xc7: h->head = 3; break;                          /* ext8: len + type */
+    case 0xc8: h->head = 4; break;
+    case 0xc9: h->head = 6; break;
+    default:
+        return -1;                                          /* 0xc1: never used */
+    }
+    if (n < h->head)
+        return 0;
+    if (b >= 0xc7 && b <= 0xc9) {
+        h->payload = be(p + 1, (int)h->head - 2) + 1;       /* the type byte */
+        h->head -= 1;
+        return 1;
+    }
+    if (b == 0xdc || b == 0xdd || b == 0xde || b == 0xdf) {
+        h->count = be(p + 1, (int)h->head - 1);
+        h->is_map = b >= 0xde;
+        h->is_array = !h->is_map;
+        return 1;
+    }
+    h->payload = be(p + 1, (int)h->head - 1);
+    return 1;
+}
+
+/* advance the frame scanner over the buffered bytes: 1 when the record at
+ * r->off is complete (its length in r->rec_len), 0 when more bytes are
+ * needed, -1 on a record that breaks the limits */
+static int scan_frame(struct stream_reader *r, struct error *err)
+{
+    const uint8_t *base = r->buf + r->off;
+    size_t avail = r->len - r->off;
+
+    for (;;) {
+        struct mp_head h;
+        int rc;
+
+        if (r->scan > 0 && r->depth == 0) {
+            if (r->scan > avail)
+                return 0; /* the last payload is still coming */
+            r->rec_len = r->scan;
+            return 1;
+        }
+        if (r->scan >= avail)
+            return 0; /* a header or a payload still to come */
+        rc = mp_head(base + r->scan, avail - r->scan, &h);
+        RETURN_ERROR_IF(rc < 0, err, "record %llu is not msgpack (byte 0x%02x)",
+                        (unsigned long long)r->nrecords + 1, base[r->scan]);
+        if (rc == 0)
+            return 0;
+        if (r->scan == 0)
+            RETURN_ERROR_IF(!h.is_map, err, "record %llu is not a map", (unsigned long long)r->nrecords + 1);
+        RETURN_ERROR_IF(h.payload > MAX_RECORD || r->scan + h.head + h.payload > MAX_RECORD, err,
+                        "record %llu is larger than 1 GiB", (unsigned long long)r->nrecords + 1);
+        r->scan += h.head + (size_t)h.payload;
+        if (h.is_map || h.is_array) {
+            uint64_t items = h.is_map ? h.count * 2 : h.count;
+            RETURN_ERROR_IF(h.count > STREAM_MAX_ITEMS || r->items + h.count > STREAM_MAX_ITEMS, err,
+                            "record %llu declares %s of %llu entries; a record holds at most %d",
+                            (unsigned long long)r->nrecords + 1, h.is_map ? "a map" : "an array",
+                            (unsigned long long)h.count, STREAM_MAX_ITEMS);
+            r->items += h.count;
+            if (items > 0) {
+                RETURN_ERROR_IF(r->depth == STREAM_MAX_DEPTH, err, "record %llu nests deeper than %d levels",
+                                (unsigned long long)r->nrecords + 1, STREAM_MAX_DEPTH);
+                r->stack[r->depth++].left = items;
+                continue;
+            }
+        }
+        /* one value complete: close every container it completes */
+        while (r->depth > 0 && --r->stack[r->depth - 1].left == 0)
+            r->depth--;
+    }
+}
+
+/* ---- decoding one complete record, bounds-checked again ---- */
+
+struct cursor {
+    const uint8_t *p, *end;
+};
+
+static int cur_head(struct cursor *c, struct mp_head *h)
+{
+    if (mp_head(c->p, (size_t)(c->end - c->p), h) != 1 || h->payload > (uint64_t)(c->end - c->p - h->head))
+        return -1;
+    return 0;
+}
+
+/* skip one value and everything inside it */
+static int cur_skip(struct cursor *c, int depth)
+{
+    struct mp_head h;
+    uint64_t i, items;
+
+    if (depth > STREAM_MAX_DEPTH || cur_head(c, &h) != 0)
+        return -1;
+    c->p += h.head + h.payload;
+    items = h.is_map ? h.count * 2 : h.count;
+    for (i = 0; i < items; i++)
+        if (cur_skip(c, depth + 1) != 0)
+            return -1;
+    return 0;
+}
+
+enum mp_kind { MP_OTHER, MP_STR, MP_BIN, MP_UINT, MP_BOOL, MP_MAP, MP_ARRAY };
+
+/* one value: its kind, and its bytes (str, bin), number or entry count */
+struct mp_val {
+    enum mp_kind kind;
+    const uint8_t *ptr;
+    uint64_t n;          /* str/bin length, uint value, bool, map/array count */
+};
+
+static int cur_val(struct cursor *c, struct mp_val *v)
+{
+    struct mp_head h;
+    uint8_t b;
+
+    if (cur_head(c, &h) != 0)
+        return -1;
+    b = c->p[0];
+    memset(v, 0, sizeof(*v));
+    if (h.is_map || h.is_array) {
+        v->kind = h.is_map ? MP_MAP : MP_ARRAY;
+        v->n = h.count;
+        c->p += h.head;
+        return 0;
+    }
+    if (b <= 0x7f) {
+        v->kind = MP_UINT;
+        v->n = b;
+    } else if (b >= 0xcc && b <= 0xcf) {
+        v->kind = MP_UINT;
+        v->n = be(c->p + 1, (int)h.payload);
+    } else if (b == 0xc2 || b == 0xc3) {
+        v->kind = MP_BOOL;
+        v->n = b == 0xc3;
+    } else if ((b & 0xe0) == 0xa0 || (b >= 0xd9 && b <= 0xdb)) {
+        v->kind = MP_STR;
+    } else if (b >= 0xc4 && b <= 0xc6) {
+        v->kind = MP_BIN;
+    }
+    if (v->kind == MP_STR || v->kind == MP_BIN) {
+        v->ptr = c->p + h.head;
+        v->n = h.payload;
+    }
+    c->p += h.head + h.payload;
+    return 0;
+}
+
+static int key_is(const struct mp_val *k, const char *name)
 {
     size_t n = strlen(name);
-    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, name, n) == 0;
+    return k->kind == MP_STR && k->n == n && memcmp(k->ptr, name, n) == 0;
 }
 
-static int get_str(const msgpack_object *v, char *dst, size_t cap, const char *key, struct error *err)
+static int get_str(const struct mp_val *v, char *dst, size_t cap, const char *key, struct error *err)
 {
-    RETURN_ERROR_IF(v->type != MSGPACK_OBJECT_STR, err, "record key \"%s\" is not a string", key);
-    RETURN_ERROR_IF(v->via.str.size >= cap, err, "record key \"%s\" is longer than %zu bytes", key, cap - 1);
-    RETURN_ERROR_IF(memchr(v->via.str.ptr, 0, v->via.str.size) != NULL, err,
-                    "record key \"%s\" holds a NUL byte", key);
-    memcpy(dst, v->via.str.ptr, v->via.str.size);
-    dst[v->via.str.size] = '\0';
+    RETURN_ERROR_IF(v->kind != MP_STR, err, "record key \"%s\" is not a string", key);
+    RETURN_ERROR_IF(v->n >= cap, err, "record key \"%s\" is longer than %zu bytes", key, cap - 1);
+    RETURN_ERROR_IF(memchr(v->ptr, 0, (size_t)v->n) != NULL, err, "record key \"%s\" holds a NUL byte", key);
+    memcpy(dst, v->ptr, (size_t)v->n);
+    dst[v->n] = '\0';
     return 0;
 }
 
-static int get_uint(const msgpack_object *v, uint64_t max, uint64_t *out, const char *key, struct error *err)
+static int get_uint(const struct mp_val *v, uint64_t max, uint64_t *out, const char *key, struct error *err)
 {
-    RETURN_ERROR_IF(v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > max, err,
-                    "record key \"%s\" is not an integer in range", key);
-    *out = v->via.u64;
+    RETURN_ERROR_IF(v->kind != MP_UINT || v->n > max, err, "record key \"%s\" is not an integer in range", key);
+    *out = v->n;
     return 0;
 }
 
-static int get_bool(const msgpack_object *v, int *out, const char *key, struct error *err)
+static int get_bool(const struct mp_val *v, int *out, const char *key, struct error *err)
 {
-    RETURN_ERROR_IF(v->type != MSGPACK_OBJECT_BOOLEAN, err, "record key \"%s\" is not a boolean", key);
-    *out = v->via.boolean;
+    RETURN_ERROR_IF(v->kind != MP_BOOL, err, "record key \"%s\" is not a boolean", key);
+    *out = (int)v->n;
     return 0;
 }
 
-static int get_desc(const msgpack_object *v, struct stream_desc *d, const char *key, struct error *err)
-{
-    uint32_t i;
-    uint64_t u = 0;
+#define MALFORMED(err) error_set(err, "malformed msgpack")
 
-    RETURN_ERROR_IF(v->type != MSGPACK_OBJECT_MAP, err, "record key \"%s\" is not a descriptor map", key);
+/* one map entry: its key, its value, and where the value starts */
+struct entry {
+    struct mp_val k, v;
+    const uint8_t *at;
+};
+
+static int read_entry(struct cursor *c, struct entry *e)
+{
+    if (cur_val(c, &e->k) != 0)
+        return -1;
+    e->at = c->p;
+    return cur_val(c, &e->v);
+}
+
+/* an entry nobody reads: a map or array value is skipped whole */
+static int skip_entry(struct cursor *c, const struct entry *e, int depth)
+{
+    if (e->v.kind != MP_MAP && e->v.kind != MP_ARRAY)
+        return 0;
+    c->p = e->at;
+    return cur_skip(c, depth);
+}
+
+/* the entries of a map value, as key/value pairs; a non-scalar value of an
+ * unknown key is skipped whole */
+static int get_desc(struct cursor *c, const struct mp_val *v, struct stream_desc *d, const char *key,
+                    struct error *err)
+{
+    uint64_t i, u = 0;
+
+    RETURN_ERROR_IF(v->kind != MP_MAP, err, "record key \"%s\" is not a descriptor map", key);
     memset(d, 0, sizeof(*d));
     d->size = -1;
-    for (i = 0; i < v->via.map.size; i++) {
-        const msgpack_object *k = &v->via.map.ptr[i].key, *val = &v->via.map.ptr[i].val;
-        if (key_is(k, "mediaType")) {
-            if (get_str(val, d->media_type, sizeof(d->media_type), "mediaType", err))
+    for (i = 0; i < v->n; i++) {
+        struct entry e;
+        if (read_entry(c, &e) != 0)
+            return MALFORMED(err);
+        if (key_is(&e.k, "mediaType")) {
+            if (get_str(&e.v, d->media_type, sizeof(d->media_type), "mediaType", err))
                 return -1;
-        } else if (key_is(k, "digest")) {
-            if (get_str(val, d->digest, sizeof(d->digest), "digest", err))
+        } else if (key_is(&e.k, "digest")) {
+            if (get_str(&e.v, d->digest, sizeof(d->digest), "digest", err))
                 return -1;
-        } else if (key_is(k, "size")) {
-            if (get_uint(val, INT64_MAX, &u, "size", err))
+        } else if (key_is(&e.k, "size")) {
+            if (get_uint(&e.v, INT64_MAX, &u, "size", err))
                 return -1;
             d->size = (int64_t)u;
+        } else if (skip_entry(c, &e, 2) != 0) {
+            return MALFORMED(err);
         }
     }
     RETURN_ERROR_IF(d->digest[0] == '\0' || d->size < 0, err, "descriptor \"%s\" lacks digest or size", key);
     return 0;
 }
 
-static int get_existing(const msgpack_object *v, struct stream_record *rec, struct error *err)
+static int get_existing(struct cursor *c, const struct mp_val *v, struct stream_record *rec, struct error *err)
 {
-    uint32_t i, j;
-    uint64_t u = 0;
+    uint64_t i, j, u = 0;
 
-    RETURN_ERROR_IF(v->type != MSGPACK_OBJECT_ARRAY, err, "record key \"existing\" is not an array");
-    for (i = 0; i < v->via.array.size && rec->nexisting < STREAM_MAX_EXISTING; i++) {
-        const msgpack_object *e = &v->via.array.ptr[i];
-        struct stream_existing *x = &rec->existing[rec->nexisting];
-        RETURN_ERROR_IF(e->type != MSGPACK_OBJECT_MAP, err, "record key \"existing\" holds a non-map");
+    RETURN_ERROR_IF(v->kind != MP_ARRAY, err, "record key \"existing\" is not an array");
+    for (i = 0; i < v->n; i++) {
+        struct mp_val e;
+        struct stream_existing scratch, *x;
+        if (cur_val(c, &e) != 0)
+            return MALFORMED(err);
+        RETURN_ERROR_IF(e.kind != MP_MAP, err, "record key \"existing\" holds a non-map");
+        /* past the first few, entries are checked and dropped */
+        x = rec->nexisting < STREAM_MAX_EXISTING ? &rec->existing[rec->nexisting++] : &scratch;
         memset(x, 0, sizeof(*x));
-        for (j = 0; j < e->via.map.size; j++) {
-            const msgpack_object *k = &e->via.map.ptr[j].key, *val = &e->via.map.ptr[j].val;
-            if (key_is(k, "digest")) {
-                if (get_str(val, x->digest, sizeof(x->digest), "digest", err))
+        for (j = 0; j < e.n; j++) {
+            struct entry f;
+            if (read_entry(c, &f) != 0)
+                return MALFORMED(err);
+            if (key_is(&f.k, "digest")) {
+                if (get_str(&f.v, x->digest, sizeof(x->digest), "digest", err))
                     return -1;
-            } else if (key_is(k, "size")) {
-                if (get_uint(val, INT64_MAX, &u, "size", err))
+            } else if (key_is(&f.k, "size")) {
+                if (get_uint(&f.v, INT64_MAX, &u, "size", err))
                     return -1;
                 x->size = (int64_t)u;
-            } else if (key_is(k, "span_size")) {
-                if (get_uint(val, INT64_MAX, &u, "span_size", err))
+            } else if (key_is(&f.k, "span_size")) {
+                if (get_uint(&f.v, INT64_MAX, &u, "span_size", err))
                     return -1;
                 x->span_size = (int64_t)u;
-            } else if (key_is(k, "build_tool")) {
-                if (get_str(val, x->build_tool, sizeof(x->build_tool), "build_tool", err))
+            } else if (key_is(&f.k, "build_tool")) {
+                if (get_str(&f.v, x->build_tool, sizeof(x->build_tool), "build_tool", err))
                     return -1;
+            } else if (skip_entry(c, &f, 3) != 0) {
+                return MALFORMED(err);
             }
         }
-        rec->nexisting++;
     }
     return 0;
 }
 
-static int decode(const msgpack_object *o, struct stream_record *rec, struct error *err)
+static int decode(const uint8_t *p, size_t n, struct stream_record *rec, struct error *err)
 {
-    uint32_t i;
-    uint64_t u = 0;
+    struct cursor c = {p, p + n};
+    struct mp_val top;
+    uint64_t i, u = 0;
 
-    RETURN_ERROR_IF(o->type != MSGPACK_OBJECT_MAP, err, "record is not a map");
     stream_record_init(rec, REC_UNKNOWN);
-    for (i = 0; i < o->via.map.size; i++) {
-        const msgpack_object *k = &o->via.map.ptr[i].key;
-        const msgpack_object *v = &o->via.map.ptr[i].val;
+    if (cur_val(&c, &top) != 0)
+        return MALFORMED(err);
+    RETURN_ERROR_IF(top.kind != MP_MAP, err, "record is not a map");
+    for (i = 0; i < top.n; i++) {
+        struct entry e;
+        const struct mp_val *v = &e.v;
         size_t t;
-        if (key_is(k, "t")) {
+        if (read_entry(&c, &e) != 0)
+            return MALFORMED(err);
+        if (key_is(&e.k, "t")) {
             if (get_str(v, rec->type_name, sizeof(rec->type_name), "t", err))
                 return -1;
             for (t = 0; t < sizeof(type_names) / sizeof(type_names[0]); t++)
                 if (strcmp(type_names[t].name, rec->type_name) == 0)
                     rec->type = type_names[t].type;
-        } else if (key_is(k, "v")) {
+        } else if (key_is(&e.k, "v")) {
             if (get_uint(v, UINT32_MAX, &u, "v", err))
                 return -1;
             rec->version = (uint32_t)u;
-        } else if (key_is(k, "image")) {
+        } else if (key_is(&e.k, "image")) {
             if (get_uint(v, UINT32_MAX, &u, "image", err))
                 return -1;
             rec->image = (uint32_t)u;
-        } else if (key_is(k, "n")) {
+        } else if (key_is(&e.k, "n")) {
             if (get_uint(v, UINT32_MAX, &u, "n", err))
                 return -1;
             rec->n = (uint32_t)u;
-        } else if (key_is(k, "layers")) {
+        } else if (key_is(&e.k, "layers")) {
             if (get_uint(v, UINT32_MAX, &u, "layers", err))
                 return -1;
             rec->nlayers = (uint32_t)u;
-        } else if (key_is(k, "layout")) {
+        } else if (key_is(&e.k, "layout")) {
             if (get_str(v, rec->layout, sizeof(rec->layout), "layout", err))
                 return -1;
-        } else if (key_is(k, "ref")) {
+        } else if (key_is(&e.k, "ref")) {
             if (get_str(v, rec->ref, sizeof(rec->ref), "ref", err))
                 return -1;
-        } else if (key_is(k, "platform")) {
+        } else if (key_is(&e.k, "platform")) {
             if (get_str(v, rec->platform, sizeof(rec->platform), "platform", err))
                 return -1;
-        } else if (key_is(k, "manifest")) {
-            if (get_desc(v, &rec->manifest, "manifest", err))
+        } else if (key_is(&e.k, "manifest")) {
+            if (get_desc(&c, v, &rec->manifest, "manifest", err))
                 return -1;
-        } else if (key_is(k, "desc")) {
-            if (get_desc(v, &rec->desc, "desc", err))
+        } else if (key_is(&e.k, "desc")) {
+            if (get_desc(&c, v, &rec->desc, "desc", err))
                 return -1;
-        } else if (key_is(k, "ztoc")) {
-            if (get_desc(v, &rec->ztoc, "ztoc", err))
+        } else if (key_is(&e.k, "ztoc")) {
+            if (get_desc(&c, v, &rec->ztoc, "ztoc", err))
                 return -1;
-        } else if (key_is(k, "path")) {
+        } else if (key_is(&e.k, "path")) {
             if (get_str(v, rec->path, sizeof(rec->path), "path", err))
                 return -1;
-        } else if (key_is(k, "inline")) {
+        } else if (key_is(&e.k, "inline")) {
             if (get_bool(v, &rec->inline_data, "inline", err))
                 return -1;
-        } else if (key_is(k, "reused")) {
+        } else if (key_is(&e.k, "reused")) {
             if (get_bool(v, &rec->reused, "reused", err))
                 return -1;
-        } else if (key_is(k, "xattr_free")) {
+        } else if (key_is(&e.k, "xattr_free")) {
             if (get_bool(v, &rec->xattr_free, "xattr_free", err))
                 return -1;
-        } else if (key_is(k, "span_size")) {
+        } else if (key_is(&e.k, "span_size")) {
             if (get_uint(v, INT64_MAX, &u, "span_size", err))
                 return -1;
             rec->span_size = (int64_t)u;
-        } else if (key_is(k, "build_tool")) {
+        } else if (key_is(&e.k, "build_tool")) {
             if (get_str(v, rec->build_tool, sizeof(rec->build_tool), "build_tool", err))
                 return -1;
-        } else if (key_is(k, "message")) {
+        } else if (key_is(&e.k, "message")) {
             if (get_str(v, rec->message, sizeof(rec->message), "message", err))
                 return -1;
-        } else if (key_is(k, "existing")) {
-            if (get_existing(v, rec, err))
+        } else if (key_is(&e.k, "existing")) {
+            if (get_existing(&c, v, rec, err))
                 return -1;
-        } else if (key_is(k, "manifest_data")) {
-            RETURN_ERROR_IF(v->type != MSGPACK_OBJECT_BIN || v->via.bin.size > (4u << 20), err,
+        } else if (key_is(&e.k, "manifest_data")) {
+            RETURN_ERROR_IF(v->kind != MP_BIN || v->n > (4u << 20), err,
                             "record key \"manifest_data\" is not binary of at most 4 MiB");
-            rec->manifest_data = (const uint8_t *)v->via.bin.ptr;
-            rec->manifest_data_len = v->via.bin.size;
-        } else if (key_is(k, "data")) {
-            RETURN_ERROR_IF(v->type != MSGPACK_OBJECT_BIN, err, "record key \"data\" is not binary");
-            rec->data = (const uint8_t *)v->via.bin.ptr;
-            rec->data_len = v->via.bin.size;
+            rec->manifest_data = v->ptr;
+            rec->manifest_data_len = (size_t)v->n;
+        } else if (key_is(&e.k, "data")) {
+            RETURN_ERROR_IF(v->kind != MP_BIN, err, "record key \"data\" is not binary");
+            rec->data = v->ptr;
+            rec->data_len = (size_t)v->n;
+        } else if (skip_entry(&c, &e, 1) != 0) {
+            return MALFORMED(err);
         }
     }
+    RETURN_ERROR_IF(c.p != c.end, err, "malformed msgpack (bytes after the record)");
     RETURN_ERROR_IF(rec->type_name[0] == '\0', err, "record has no type");
     RETURN_ERROR_IF(rec->type == REC_CHUNK && rec->data_len > MAX_CHUNK_DATA, err,
                     "chunk record of %zu bytes is larger than %u", rec->data_len, MAX_CHUNK_DATA);
     return 0;
 }
 
+int stream_looks_like(const uint8_t *p, size_t n)
+{
+    /* a map (fix, 16 or 32) whose first key is "t" and first value
+     * "soci-stream", in any string encoding */
+    struct cursor c = {p, p + n};
+    struct mp_val v;
+
+    if (cur_val(&c, &v) != 0 || v.kind != MP_MAP || v.n == 0)
+        return 0;
+    if (cur_val(&c, &v) != 0 || !key_is(&v, "t"))
+        return 0;
+    return cur_val(&c, &v) == 0 && key_is(&v, "soci-stream");
+}
+
+/* drop the record last returned; keep the buffer's unread bytes */
+static void consume(struct stream_reader *r)
+{
+    if (r->have_result) {
+        r->off += r->rec_len;
+        r->have_result = 0;
+        r->nrecords++;
+    }
+    r->scan = 0;
+    r->depth = 0;
+    r->items = 0;
+    if (r->off == r->len) {
+        r->off = r->len = 0;
+    } else if (r->off > r->cap / 2) {
+        memmove(r->buf, r->buf + r->off, r->len - r->off);
+        r->len -= r->off;
+        r->off = 0;
+    }
+}
+
+/* room to read at least READ_CHUNK more, or what the scanner knows the
+ * record needs */
+static int make_room(struct stream_reader *r, struct error *err)
+{
+    size_t want = r->len + READ_CHUNK, ncap;
+    uint8_t *nb;
+
+    if (r->off + r->scan > r->len && r->off + r->scan > want)
+        want = r->off + r->scan;
+    if (want <= r->cap)
+        return 0;
+    if (r->off > 0) {
+        memmove(r->buf, r->buf + r->off, r->len - r->off);
+        r->len -= r->off;
+        want -= r->off;
+        r->off = 0;
+        if (want <= r->cap)
+            return 0;
+    }
+    ncap = r->cap * 2 > want ? r->cap * 2 : want;
+    if (ncap > MAX_RECORD + READ_CHUNK)
+        ncap = MAX_RECORD + READ_CHUNK;
+    nb = realloc(r->buf, ncap);
+    RETURN_ERROR_IF(nb == NULL, err, "record stream: out of memory");
+    r->buf = nb;
+    r->cap = ncap;
+    return 0;
+}
+
 int stream_read(struct stream_reader *r, struct stream_record *rec, struct error *err)
 {
+    consume(r);
     for (;;) {
-        msgpack_unpack_return ret = msgpack_unpacker_next(&r->unp, &r->result);
         ssize_t n;
+        int rc = scan_frame(r, err);
 
-        if (ret == MSGPACK_UNPACK_SUCCESS) {
+        if (rc < 0)
+            return error_prefix(err, "record stream");
+        if (rc == 1) {
             r->have_result = 1;
-            if (decode(&r->result.data, rec, err) != 0)
+            if (decode(r->buf + r->off, r->rec_len, rec, err) != 0)
                 return error_prefix(err, "record stream");
             if (!r->seen_header && rec->type != REC_ERROR) {
                 RETURN_ERROR_IF(rec->type != REC_HEADER, err,
@@ -296,39 +611,29 @@ int stream_read(struct stream_reader *r, struct stream_record *rec, struct error
             }
             return 1;
         }
-        RETURN_ERROR_IF(ret == MSGPACK_UNPACK_PARSE_ERROR, err, "record stream: malformed msgpack");
-        RETURN_ERROR_IF(ret == MSGPACK_UNPACK_NOMEM_ERROR, err, "record stream: out of memory");
         if (r->eof) {
-            if (r->unp.used > r->unp.off)
+            if (r->len > r->off)
                 return error_set(err, "record stream ends inside a record");
             return 0;
         }
-        RETURN_ERROR_IF(msgpack_unpacker_message_size(&r->unp) > MAX_RECORD, err,
-                        "record stream: a record is larger than 1 GiB");
-        if (msgpack_unpacker_buffer_capacity(&r->unp) < READ_CHUNK &&
-            !msgpack_unpacker_reserve_buffer(&r->unp, READ_CHUNK))
-            return error_set(err, "record stream: out of memory");
-        n = read(r->fd, msgpack_unpacker_buffer(&r->unp), msgpack_unpacker_buffer_capacity(&r->unp));
+        if (make_room(r, err) != 0)
+            return -1;
+        n = read(r->fd, r->buf + r->len, r->cap - r->len);
         if (n < 0 && errno == EINTR)
             continue;
         RETURN_ERROR_IF(n < 0, err, "record stream: read: %s", strerror(errno));
         if (n == 0)
             r->eof = 1;
         else
-            msgpack_unpacker_buffer_consumed(&r->unp, (size_t)n);
+            r->len += (size_t)n;
     }
 }
 
 int stream_reader_raw(struct stream_reader *r, const uint8_t **raw, size_t *len, struct error *err)
 {
-    msgpack_packer pk;
-
     RETURN_ERROR_IF(!r->have_result, err, "no record to pass on");
-    msgpack_sbuffer_clear(&r->raw);
-    msgpack_packer_init(&pk, &r->raw, msgpack_sbuffer_write);
-    RETURN_ERROR_IF(msgpack_pack_object(&pk, r->result.data) != 0, err, "record stream: out of memory");
-    *raw = (const uint8_t *)r->raw.data;
-    *len = r->raw.size;
+    *raw = r->buf + r->off;
+    *len = r->rec_len;
     return 0;
 }
 

@@ -1,9 +1,13 @@
 /* stream.h -- the msgpack record stream between the filters (formats/STREAM.md)
  *
- * A reader pulls records from a file descriptor with msgpack-c's streaming
- * unpacker, checking every key's type and size; a writer packs records and
- * writes each one whole.  Records a stage does not consume are passed on
- * unchanged: the reader keeps the raw msgpack bytes of each record.
+ * A reader pulls records from a file descriptor with a bounded msgpack
+ * reader of its own: every array and map count, string and binary length
+ * and the nesting depth are checked against STREAM.md's limits as their
+ * headers arrive, before anything is allocated for them; then every key's
+ * type and size.  A writer packs records (msgpack-c) and writes each one
+ * whole.  Records a stage does not consume are passed on unchanged: the
+ * reader hands out the exact bytes it read.  A reader or writer is used by
+ * one thread at a time.
  */
 #ifndef SOCI_STREAM_H
 #define SOCI_STREAM_H
@@ -15,7 +19,9 @@
 
 #define STREAM_VERSION 1
 #define STREAM_STR_MAX 4096
-#define STREAM_MAX_EXISTING 8
+#define STREAM_MAX_EXISTING 8   /* existing entries kept per layer; more are checked and dropped */
+#define STREAM_MAX_ITEMS 65536   /* map entries + array elements in one record (STREAM.md) */
+#define STREAM_MAX_DEPTH 16      /* nesting of maps and arrays in one record (STREAM.md) */
 
 enum stream_type {
     REC_UNKNOWN,
@@ -80,7 +86,7 @@ void stream_reader_free(struct stream_reader *r);
 /* 1: a record; 0: clean end of input; -1: error.  The first record must be
  * the header (checked here). */
 int stream_read(struct stream_reader *r, struct stream_record *rec, struct error *err);
-/* the current record re-packed, for passing it on unchanged */
+/* the current record's bytes as read (valid until the next read) */
 int stream_reader_raw(struct stream_reader *r, const uint8_t **raw, size_t *len, struct error *err);
 
 /* do these first bytes start a record stream (its header record)? */

@@ -135,6 +135,7 @@ struct layer_job *layer_job_new(const struct stream_record *layer, int fd,
     job->layer = *layer;
     job->fd = fd;
     job->params = params;
+    job->refs = 1;
     pthread_mutex_init(&job->mu, NULL);
     pthread_cond_init(&job->cond, NULL);
     if (layer->inline_data) {
@@ -147,9 +148,23 @@ struct layer_job *layer_job_new(const struct stream_record *layer, int fd,
     return job;
 }
 
+void layer_job_hold(struct layer_job *job)
+{
+    pthread_mutex_lock(&job->mu);
+    job->refs++;
+    pthread_mutex_unlock(&job->mu);
+}
+
 void layer_job_free(struct layer_job *job)
 {
+    int last;
+
     if (job == NULL)
+        return;
+    pthread_mutex_lock(&job->mu);
+    last = --job->refs == 0;
+    pthread_mutex_unlock(&job->mu);
+    if (!last)
         return;
     if (job->fd >= 0)
         close(job->fd);

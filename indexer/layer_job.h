@@ -44,6 +44,7 @@ struct layer_job {
     struct stream_record result;  /* REC_ZTOC or REC_SKIP */
     uint8_t *ztoc;                /* result.data points here */
     volatile int64_t bytes_done;  /* progress */
+    int refs;                     /* owners; guarded by mu */
 };
 
 /* does the job for this layer record need the layer's bytes?  Not when it
@@ -51,9 +52,15 @@ struct layer_job {
  * `existing` ztoc of the same span size and build tool is reused */
 int layer_job_needs_data(const struct stream_record *layer, const struct index_params *params);
 
-/* a job for a layer record; fd is taken over (closed by layer_job_free) */
+/* a job for a layer record, with one reference; fd is taken over (closed
+ * when the job is freed) */
 struct layer_job *layer_job_new(const struct stream_record *layer, int fd,
                                 const struct index_params *params);
+/* another owner: an inline job is held by the thread writing its result
+ * and by the thread pushing its chunks, and either may finish with it
+ * first (a job can fail before its first chunk arrives) */
+void layer_job_hold(struct layer_job *job);
+/* drop a reference; the last one frees the job.  Thread-safe. */
 void layer_job_free(struct layer_job *job);
 /* do the work now, on this thread */
 void layer_job_run(struct layer_job *job);

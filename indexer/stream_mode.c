@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "progress.h"
 #include "stream.h"
 
@@ -140,44 +141,66 @@ static int pass_on(struct stream_reader *r, struct output *o, struct error *err)
     return 0;
 }
 
+/* inline layers whose chunks may still come: each holds a thread and up to
+ * 8 queued chunks (layer_job.c), so their number is bounded */
 #define MAX_INLINE 256
 
+/* the open inline layers; each entry holds a reference to its job */
 struct inline_jobs {
     struct layer_job *job[MAX_INLINE];
     int n;
 };
 
-static struct layer_job *find_inline(struct inline_jobs *ij, uint32_t image, uint32_t n, int remove)
+static struct layer_job *find_inline(struct inline_jobs *ij, uint32_t image, uint32_t n)
 {
     int i;
 
     for (i = 0; i < ij->n; i++) {
         struct layer_job *j = ij->job[i];
-        if (j->layer.image == image && j->layer.n == n) {
-            if (remove)
-                ij->job[i] = ij->job[--ij->n];
+        if (j->layer.image == image && j->layer.n == n)
             return j;
-        }
     }
     return NULL;
+}
+
+/* the layer's chunks are over: close its queue and drop our reference */
+static void close_inline(struct inline_jobs *ij, struct layer_job *job)
+{
+    int i;
+
+    for (i = 0; i < ij->n; i++) {
+        if (ij->job[i] == job) {
+            ij->job[i] = ij->job[--ij->n];
+            layer_job_close_chunks(job);
+            layer_job_free(job);
+            return;
+        }
+    }
 }
 
 static int start_layer(const struct stream_record *rec, const struct stream_mode_opts *opts,
                        struct job_pool *pool, struct output *o, struct inline_jobs *ij, struct error *err)
 {
-    struct slot *s = calloc(1, sizeof(*s));
+    struct slot *s;
     struct layer_job *job;
     int fd = -1;
     char name[24];
 
+    /* every check before anything is queued: a slot in the output queue
+     * whose job never runs would keep the writer waiting forever */
+    RETURN_ERROR_IF(rec->inline_data && ij->n == MAX_INLINE, err,
+                    "record stream: more than %d inline layers in flight (layer %u of image %u)", MAX_INLINE,
+                    rec->n, rec->image);
+    RETURN_ERROR_IF(rec->inline_data && find_inline(ij, rec->image, rec->n) != NULL, err,
+                    "record stream: layer %u of image %u is sent twice", rec->n, rec->image);
+    s = calloc(1, sizeof(*s));
     RETURN_ERROR_IF(s == NULL, err, "out of memory");
     /* open only what will be read, as `soci create` does: a skipped layer
      * or one whose ztoc is reused need not be there */
     if (!rec->inline_data && rec->path[0] && layer_job_needs_data(rec, &opts->params)) {
-        fd = open(rec->path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
+        if (open_regular(rec->path, rec->desc.size, &fd, err) != 0) {
             free(s);
-            return error_set(err, "layer %s: %s: %s", rec->desc.digest, rec->path, strerror(errno));
+            return error_prefix(err, "layer %s", rec->desc.digest);
         }
     }
     job = layer_job_new(rec, fd, &opts->params);
@@ -187,17 +210,22 @@ static int start_layer(const struct stream_record *rec, const struct stream_mode
         free(s);
         return error_set(err, "out of memory");
     }
+    if (rec->inline_data) {
+        layer_job_hold(job); /* ij's reference; the slot has the first */
+        if (job_pool_spawn(pool, job) != 0) {
+            layer_job_free(job);
+            layer_job_free(job);
+            free(s);
+            return error_set(err, "cannot start a thread");
+        }
+        ij->job[ij->n++] = job;
+    }
     s->job = job;
     snprintf(name, sizeof(name), "%.19s", rec->desc.digest + 7);
     s->progress_id = progress_add(o->progress, name, rec->desc.size, &job->bytes_done);
     out_push(o, s);
-    if (rec->inline_data) {
-        RETURN_ERROR_IF(ij->n == MAX_INLINE, err, "more than %d inline layers in flight", MAX_INLINE);
-        ij->job[ij->n++] = job;
-        RETURN_ERROR_IF(job_pool_spawn(pool, job) != 0, err, "cannot start a thread");
-    } else {
+    if (!rec->inline_data)
         job_pool_submit(pool, job);
-    }
     return 0;
 }
 
@@ -211,7 +239,6 @@ int ztoc_gen_stream(const uint8_t *initial, size_t initial_len, const struct str
     pthread_t wt;
     struct error err;
     int rc, saw_end = 0, upstream_failed = 0, status;
-    int i;
 
     memset(&ij, 0, sizeof(ij));
     memset(&o, 0, sizeof(o));
@@ -233,7 +260,7 @@ int ztoc_gen_stream(const uint8_t *initial, size_t initial_len, const struct str
             frc = start_layer(rec, opts, pool, &o, &ij, &err);
             break;
         case REC_CHUNK:
-            job = find_inline(&ij, rec->image, rec->n, 0);
+            job = find_inline(&ij, rec->image, rec->n);
             if (job == NULL)
                 frc = error_set(&err, "chunk for layer %u of image %u, which is not an open inline layer",
                                 rec->n, rec->image);
@@ -241,12 +268,12 @@ int ztoc_gen_stream(const uint8_t *initial, size_t initial_len, const struct str
                 frc = layer_job_push_chunk(job, rec->data, rec->data_len, &err);
             break;
         case REC_LAYER_END:
-            job = find_inline(&ij, rec->image, rec->n, 1);
+            job = find_inline(&ij, rec->image, rec->n);
             if (job == NULL)
                 frc = error_set(&err, "layer_end for layer %u of image %u, which is not open", rec->n,
                                 rec->image);
             else
-                layer_job_close_chunks(job);
+                close_inline(&ij, job);
             break;
         case REC_ERROR:
             /* an earlier stage failed and said so: pass it on quietly */
@@ -275,8 +302,8 @@ int ztoc_gen_stream(const uint8_t *initial, size_t initial_len, const struct str
         report(&o, err.msg);
     else if (!saw_end && !upstream_failed && !o.failed)
         report(&o, "the record stream ended early (an earlier stage failed)");
-    for (i = 0; i < ij.n; i++)
-        layer_job_close_chunks(ij.job[i]);
+    while (ij.n > 0)
+        close_inline(&ij, ij.job[0]);
     pthread_mutex_lock(&o.mu);
     o.closed = 1;
     pthread_cond_broadcast(&o.cond);

@@ -140,10 +140,11 @@ int main(int argc, char **argv)
         return 1;
     }
     if (input == NULL) {
-        /* sniff stdin: a record stream from soci-layers, or a layer */
+        /* sniff stdin: a record stream from soci-layers, or a layer.  64
+         * bytes hold the header record in its widest encoding (map32, str32) */
         size_t have = 0;
-        while (have < 16) {
-            ssize_t n = read(STDIN_FILENO, buf + have, 16 - have);
+        while (have < 64) {
+            ssize_t n = read(STDIN_FILENO, buf + have, 64 - have);
             if (n < 0 && errno == EINTR)
                 continue;
             if (n <= 0)

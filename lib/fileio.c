@@ -24,24 +24,60 @@ void unlink_matching(const char *dir, int (*match)(const char *name))
     closedir(d);
 }
 
+int open_regular(const char *path, int64_t want_size, int *fd, struct error *err)
+{
+    struct stat st;
+    int e, flags;
+
+    *fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    RETURN_ERROR_IF(*fd < 0, err, "%s: %s", path, strerror(errno));
+    if (fstat(*fd, &st) != 0) {
+        e = errno;
+        goto fail_errno;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(*fd);
+        *fd = -1;
+        return error_set(err, "%s: not a regular file", path);
+    }
+    if (want_size >= 0 && st.st_size != want_size) {
+        close(*fd);
+        *fd = -1;
+        return error_set(err, "%s has %lld bytes, its descriptor says %lld", path, (long long)st.st_size,
+                         (long long)want_size);
+    }
+    flags = fcntl(*fd, F_GETFL);
+    if (flags < 0 || fcntl(*fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        e = errno;
+        goto fail_errno;
+    }
+    return 0;
+fail_errno:
+    close(*fd);
+    *fd = -1;
+    return error_set(err, "%s: %s", path, strerror(e));
+}
+
 int read_file(const char *path, size_t max_len, uint8_t **buf, size_t *len, struct error *err)
 {
     struct stat st;
     uint8_t *p;
     size_t have = 0, cap;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd;
 
-    RETURN_ERROR_IF(fd < 0, err, "%s: %s", path, strerror(errno));
+    if (open_regular(path, -1, &fd, err) != 0)
+        return -1;
     if (fstat(fd, &st) != 0) {
         close(fd);
         return error_set(err, "%s: %s", path, strerror(errno));
     }
-    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max_len) {
+    if ((uint64_t)st.st_size > max_len) {
         close(fd);
         return error_set(err, "%s: %lld bytes is larger than the %zu-byte limit", path,
                          (long long)st.st_size, max_len);
     }
-    cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
+    /* the size fstat gave, plus room to see the file grow past it */
+    cap = (size_t)st.st_size + 1;
     p = malloc(cap);
     if (p == NULL) {
         close(fd);

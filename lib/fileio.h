@@ -14,7 +14,13 @@
 
 #include "error.h"
 
-/* read a whole file of at most max_len bytes; *buf is malloc'd (+1 NUL) */
+/* open a regular file for reading.  Anything else (a FIFO, a device, a
+ * directory, a symlink to one) is refused without blocking: the file is
+ * opened O_NONBLOCK, checked with fstat, and only then made blocking.
+ * When want_size >= 0 the file must hold exactly that many bytes. */
+int open_regular(const char *path, int64_t want_size, int *fd, struct error *err);
+/* read a whole regular file (open_regular) of at most max_len bytes;
+ * *buf is malloc'd (+1 NUL) */
 int read_file(const char *path, size_t max_len, uint8_t **buf, size_t *len, struct error *err);
 int write_all(int fd, const void *buf, size_t n, struct error *err);
 /* read exactly n bytes at off */

@@ -48,6 +48,33 @@ int layout_ref_parse(const char *s, char *dir, size_t dir_len, char *ref, size_t
     return dir[0] ? 0 : -1;
 }
 
+/* the oci-layout file: {"imageLayoutVersion": "1.x.y"}.  A later major
+ * version may lay blobs out differently, so it is refused rather than
+ * misread; minor versions are compatible by the spec's semver rule. */
+static int check_layout_version(const char *path, struct error *err)
+{
+    uint8_t *buf;
+    size_t len;
+    json_t *doc;
+    const char *v;
+    int rc = 0;
+
+    if (read_file(path, 64 << 10, &buf, &len, err) != 0)
+        return -1;
+    if (oci_load(buf, len, &doc, err) != 0) {
+        free(buf);
+        return error_prefix(err, "%s", path);
+    }
+    free(buf);
+    v = json_string_value(json_object_get(doc, "imageLayoutVersion"));
+    if (v == NULL)
+        rc = error_set(err, "%s: no imageLayoutVersion", path);
+    else if (strncmp(v, "1.", 2) != 0)
+        rc = error_set(err, "%s: imageLayoutVersion \"%.40s\" is not supported (this build reads 1.x)", path, v);
+    json_decref(doc);
+    return rc;
+}
+
 int layout_open(struct oci_layout *l, const char *dir, int create, struct error *err)
 {
     char path[4096];
@@ -76,6 +103,9 @@ int layout_open(struct oci_layout *l, const char *dir, int create, struct error 
             layout_close(l);
             return -1;
         }
+    } else if (check_layout_version(path, err) != 0) {
+        layout_close(l);
+        return -1;
     }
     snprintf(path, sizeof(path), "%s/blobs/sha256", dir);
     if (create && mkdir_p(path, 0755, err) != 0) {
@@ -251,17 +281,10 @@ int layout_open_blob(const struct oci_layout *l, const char *digest, int64_t wan
                      struct error *err)
 {
     char path[4096];
-    struct stat st;
 
+    *fd = -1;
     RETURN_ERROR_IF(!digest_valid(digest), err, "invalid digest \"%.80s\"", digest);
     layout_blob_path(l, digest, path, sizeof(path));
-    *fd = open(path, O_RDONLY | O_CLOEXEC);
-    RETURN_ERROR_IF(*fd < 0, err, "blob %s is missing from %s", digest, l->dir);
-    if (fstat(*fd, &st) != 0 || (want_size >= 0 && st.st_size != want_size)) {
-        close(*fd);
-        *fd = -1;
-        return error_set(err, "blob %s has %lld bytes, its descriptor says %lld", digest,
-                         (long long)st.st_size, (long long)want_size);
-    }
-    return 0;
+    RETURN_ERROR_IF(access(path, F_OK) != 0, err, "blob %s is missing from %s", digest, l->dir);
+    return open_regular(path, want_size, fd, err);
 }

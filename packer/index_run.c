@@ -37,7 +37,7 @@ int index_run(struct oci_layout *l, const struct resolved_set *set, const char *
                 goto out;
             /* an existing ztoc of another span size or build tool is not
              * reused: that layer is read too */
-            if (layer_job_needs_data(rec, params) && layout_open_blob(l, rec->desc.digest, -1, &fd, err) != 0)
+            if (layer_job_needs_data(rec, params) && layout_open_blob(l, rec->desc.digest, rec->desc.size, &fd, err) != 0)
                 goto out;
             all[nall] = layer_job_new(rec, fd, params);
             if (all[nall] == NULL) {

@@ -3,19 +3,21 @@
 # once with the lock message, the first finishes.
 #
 # The first writer is held in the middle of its run, with the layout
-# locked, by making the big layer's blob a FIFO: it blocks reading the
-# layer until the test feeds the FIFO.  That is deterministic where a
-# merely big layer would be a race against the machine's speed.
+# locked: strace stops the process reading the big layer's blob at its
+# first read, until the test sends SIGCONT.  That is deterministic where a
+# merely big layer would be a race against the machine's speed.  (A FIFO
+# as the blob no longer works: layer blobs must be regular files.)
 #   1. `soci create` holds the lock; a second `soci create`, `soci-pack`
 #      (the pipeline's writing stage) and `soci index rm` each fail within
 #      seconds with exactly one line, the lock message, and change nothing;
-#   2. the FIFO is fed: the first create succeeds, and with the real blob
+#   2. the reader is let go on: the first create succeeds, and with the real blob
 #      back the layout equals one indexed without a race;
 #   3. the same with the pipeline as the first writer and `soci create`
 #      as the second.
 . "$ROOT/tests/cli/lib/packer.sh"
 
-# small layers, all indexed (--min-layer-size 1000): the FIFO does the holding
+# small layers, all indexed (--min-layer-size 1000): strace does the holding
+need strace
 sample "$TMP/base" t --big-mib 3
 M="--min-layer-size 1000"
 big=$(layer_digests "$TMP/base" t | sed -n 2p)
@@ -48,24 +50,22 @@ for first in create pipeline; do
     d=$TMP/race.$first
     cp -a "$TMP/base" "$d"
     bp=$(blob "$d" "$big")
-    rm "$bp"
-    mkfifo "$bp" || die "mkfifo failed"
     if [ $first = create ]; then
-        "$SOCI" create $M "oci:$d:t" </dev/null >"$TMP/first.out" 2>"$TMP/first.err" &
+        stop_at_read "$bp" "$SOCI" create $M "oci:$d:t" </dev/null >"$TMP/first.out" 2>"$TMP/first.err" &
     else
-        sh -c '"$1" "oci:$4:t" </dev/null | "$2" -q $5 | "$3" "oci:$4:t"' sh "$LAYERS" "$ZG" "$PACK" "$d" "$M" \
+        sh -c '"$1" "oci:$4:t" </dev/null | strace -f -qq -o /dev/null -P "$6" -e trace=read \
+            -e inject=read:signal=STOP:when=1 "$2" -q $5 | "$3" "oci:$4:t"' sh "$LAYERS" "$ZG" "$PACK" "$d" "$M" "$bp" \
             >"$TMP/first.out" 2>"$TMP/first.err" &
     fi
     pid=$!
     wait_locked "$d" $pid || die "$first: the first writer never took the lock: $(cat "$TMP/first.err")"
     second_writers "$d"
-    # let the first one go on: feed it the layer (bounded: timeout)
-    timeout 30 cp "$TMP/big.blob" "$bp" || fail "$first: feeding the FIFO failed"
+    # let the first one go on
+    cont_below $pid
     wait_pid $pid 30 || fail "$first: the first writer did not finish"
     [ "$wrc" -eq 0 ] || fail "$first: the first writer failed ($wrc): $(cat "$TMP/first.err")"
     [ -s "$TMP/first.err" ] && fail "$first: the first writer wrote to stderr: $(cat "$TMP/first.err")"
     grep -q "^layer sha256:${big#sha256:} -> ztoc " "$TMP/first.out" || fail "$first: no ztoc line: $(cat "$TMP/first.out")"
-    rm "$bp" && cp "$TMP/big.blob" "$bp"
     diff -r "$TMP/ref" "$d" >"$TMP/diff" || { fail "$first: the layout differs from an unraced one"; head "$TMP/diff"; }
     locked "$d" && fail "$first: the layout is still locked"
 done

@@ -112,3 +112,16 @@ if [ -n "$ZTOC_GEN" ] && [ -x "$ZTOC_GEN" ]; then
     done
 fi
 rm -rf "$OUT/layers"
+
+# record streams (narrow and widest encodings) and image JSON
+mkdir -p "$OUT/fuzz_stream" "$OUT/fuzz_oci_json"
+MK="$PY $(dirname "$0")/../cli/lib/mkstream.py"
+$MK empty-image >"$OUT/fuzz_stream/empty-image"
+WIDE=1 $MK empty-image >"$OUT/fuzz_stream/empty-image-wide"
+$MK path-layer /blob 100 >"$OUT/fuzz_stream/path-layer"
+$MK huge-array >"$OUT/fuzz_stream/huge-array"
+D=sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":2}]}' \
+    "$D" "$D" >"$OUT/fuzz_oci_json/manifest"
+printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":2,"platform":{"os":"linux","architecture":"arm64","variant":"v8"},"annotations":{"org.opencontainers.image.ref.name":"t"}}]}' \
+    "$D" >"$OUT/fuzz_oci_json/index"

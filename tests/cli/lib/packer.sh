@@ -158,6 +158,28 @@ wait_locked() {
     return 1
 }
 
+# stop_at_read FILE CMD...: run CMD under strace, which stops it (SIGSTOP)
+# at its first read(2) of FILE -- a writer held in the middle of its run,
+# deterministically; cont_below PID lets it go on, kill_below PID kills it
+stop_at_read() {
+    _f=$1
+    shift
+    exec strace -f -qq -o /dev/null -P "$_f" -e trace=read -e inject=read:signal=STOP:when=1 "$@"
+}
+
+# cont_below PID / kill_below PID: SIGCONT / SIGKILL every process below PID
+cont_below() {
+    for _c in $(pgrep -P "$1"); do
+        cont_below "$_c"
+        kill -CONT "$_c" 2>/dev/null
+    done
+}
+kill_below() {
+    for _c in $(pgrep -P "$1"); do
+        kill -KILL "$_c" 2>/dev/null
+    done
+}
+
 # wait_pid PID SECONDS: wait for a child to end, at most SECONDS (then kill
 # it); its exit status in $wrc (137 if it had to be killed)
 wait_pid() {
