@@ -523,7 +523,9 @@ static enum snap_status prepare_remote(struct snapshotter *sn, const char *ns, c
         snap_labels_free(&cl);
         return SNAP_OK;
     }
-    st = snapstore_commit(sn->store, req->target, key, &cl, &e);
+    /* a du of a FUSE layer would walk it file by file: not measured */
+    st = lazy ? snapstore_commit_remote(sn->store, req->target, key, &cl, &e)
+              : snapstore_commit(sn->store, req->target, key, &cl, &e);
     if (st != SNAP_OK) {
         discard(sn, key, c, lazy, label_int(&cl, LABEL_MOUNT_MEM), label_int(&cl, LABEL_MOUNT_DISK));
         snap_labels_free(&cl);
