@@ -5,6 +5,10 @@
  * The password comes from --user U:P, --password-stdin, the
  * SOCI_REGISTRY_PASSWORD environment variable, or ~/.docker/config.json,
  * in that order.  It is kept out of argv we log and out of every message.
+ *
+ * Errors: reg_cli_finish returns 0, or -1 with one line (a name or password
+ * too long, --password-stdin without input).  Thread safety: main's, once,
+ * before any thread.
  */
 #ifndef SOCI_REG_CLI_H
 #define SOCI_REG_CLI_H
@@ -33,6 +37,7 @@ struct reg_cli {
     char user[256];
     char password[1024];
     int password_stdin;
+    int too_long;          /* --user's name or password did not fit (reported by reg_cli_finish) */
 };
 
 void reg_cli_init(struct reg_cli *rc);

@@ -8,11 +8,23 @@
  * driven by WWW-Authenticate (tokens cached per scope, refreshed on 401).
  * Connections are kept alive and shared between threads; connection errors,
  * 429 and 5xx are retried with exponential backoff (a bounded number of
- * times); redirects are followed by hand so that credentials never go to
- * another host; TLS is verified unless --insecure.  Every answer is
- * treated as hostile: sizes are bounded and digests are checked.
+ * times), other refusals are not; redirects are followed by hand so that
+ * credentials never go to another host; TLS is verified unless --insecure.
+ * Every answer is treated as hostile: sizes are bounded and digests are
+ * checked.
  *
- * Credentials never appear in error messages, logs or files.
+ * The parts, each its own module: registry_ref (references),
+ * registry_auth (credentials, challenges, tokens), registry_range
+ * (Content-Range, multipart/byteranges), registry_http (the engine:
+ * perform, retries, redirects, the one status check); this file is the
+ * API on top.
+ *
+ * Errors: 0 / -1 with one line in *err naming the registry, the request
+ * and the registry's own error code and message when it sent one
+ * ("registry H: PUT /v2/r/manifests/t: 403: DENIED: ...").  Credentials
+ * never appear in error messages, logs or files.
+ * Thread safety: one struct reg_client may be used by any number of
+ * threads at once; every call is independent.
  */
 #ifndef SOCI_REGISTRY_H
 #define SOCI_REGISTRY_H
@@ -21,27 +33,11 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "registry_auth.h"   /* reg_credentials_for */
+#include "registry_range.h"  /* struct reg_range */
+#include "registry_ref.h"    /* struct reg_ref, reg_ref_parse, reg_host_is_loopback */
 
 #define REG_MAX_MANIFEST ((size_t)4 << 20)
-
-/* REGISTRY/REPO[:TAG][@sha256:...] */
-struct reg_ref {
-    char host[256];        /* host[:port] as used in URLs */
-    char repo[512];
-    char tag[256];         /* "" if none */
-    char digest[80];       /* "" if none */
-};
-
-int reg_ref_parse(const char *s, struct reg_ref *r, struct error *err);
-/* "tag" or "sha256:..." -- what goes after /manifests/ */
-const char *reg_ref_reference(const struct reg_ref *r);
-/* does s look like a registry reference rather than a path or oci: ref? */
-int reg_ref_looks_remote(const char *s);
-
-/* does host[:port] name this machine's loopback (localhost, 127.0.0.0/8,
- * [::1])?  Such a registry is tried with https, then http if it does not
- * speak TLS; any other needs --plain-http for http. */
-int reg_host_is_loopback(const char *host);
 
 struct reg_opts {
     int plain_http;        /* http:// (implied for loopback hosts) */
@@ -73,6 +69,9 @@ struct reg_manifest {
 /* reference: tag or digest.  *found = 0 on 404 (not an error) */
 int reg_manifest_get(struct reg_client *c, const char *repo, const char *reference, struct reg_manifest *m,
                      int *found, struct error *err);
+/* media_type[mt_len], digest (at least DIGEST_STR_SIZE = 72 bytes: the
+ * Docker-Content-Digest when valid, else ""), size (-1 when not sent): each
+ * may be NULL */
 int reg_manifest_head(struct reg_client *c, const char *repo, const char *reference, char *media_type,
                       size_t mt_len, char *digest, int64_t *size, int *found, struct error *err);
 /* *has_subject_header: the registry answered with OCI-Subject (referrers API supported) */
@@ -94,13 +93,8 @@ int reg_blob_get(struct reg_client *c, const char *repo, const char *digest, reg
 int reg_blob_get_range(struct reg_client *c, const char *repo, const char *digest, int64_t off, size_t len,
                        uint8_t *buf, struct error *err);
 
-struct reg_range {
-    int64_t off;
-    size_t len;
-    uint8_t *buf;
-};
 /* several ranges in one multipart/byteranges request when the registry
- * allows, else one request each */
+ * allows, else one request each (and from then on for this client) */
 int reg_blob_get_ranges(struct reg_client *c, const char *repo, const char *digest, struct reg_range *r,
                         size_t n, struct error *err);
 
@@ -137,9 +131,5 @@ struct reg_stats {
     int64_t bytes_in;
 };
 void reg_client_stats(struct reg_client *c, struct reg_stats *out);
-
-/* the credentials for host: explicit ones, else ~/.docker/config.json
- * ("auths" with base64 "auth"); user/pass buffers get "" when none */
-int reg_credentials_for(const char *host, char *user, size_t ulen, char *pass, size_t plen);
 
 #endif

@@ -17,7 +17,8 @@ counters -- so a test picks the faults of each run by rewriting it:
         "action": "status",                      see below
         "after": 0,                              let the first `after` matches through
         "count": 2,                              then fault this many (-1: every one)
-        "status": 503, "retry_after": 1,         for "status"
+        "status": 503, "retry_after": 1,         for "status" (with "code" and
+        "code": "DENIED", "message": "...",      "message" for its error body)
         "delay": 1.5,                            seconds, for "slow", "stall" and "trickle"
         "rate": 2048,                            bytes/s, for "trickle"
         "fraction": 0.5,                         for "truncate"
@@ -149,8 +150,8 @@ class FaultHandler(proxylib.ProxyHandler):
             if rule.get("retry_after") is not None:
                 extra.append(("Retry-After", str(rule["retry_after"])))
             log("#%d %s -> STATUS %d" % (n, line, status))
-            code = "TOOMANYREQUESTS" if status == 429 else "UNAVAILABLE"
-            self.answer_error(status, code, "injected by fault_proxy.py", extra)
+            code = rule.get("code", "TOOMANYREQUESTS" if status == 429 else "UNAVAILABLE")
+            self.answer_error(status, code, rule.get("message", "injected by fault_proxy.py"), extra)
             return
         if action == "slow":
             time.sleep(float(rule.get("delay", 1)))
