@@ -133,56 +133,32 @@ out:
     return c;
 }
 
-struct grow_buf {
-    uint8_t *p;
-    size_t len, cap, max;
-};
-
-static int to_buf(void *ctx, const uint8_t *data, size_t n, struct error *err)
-{
-    struct grow_buf *b = ctx;
-
-    RETURN_ERROR_IF(n > b->max - b->len, err, "more bytes than the descriptor says");
-    if (b->len + n > b->cap) {
-        size_t ncap = b->cap ? b->cap : 4096;
-        uint8_t *np;
-        while (ncap < b->len + n)
-            ncap *= 2;
-        np = realloc(b->p, ncap);
-        RETURN_ERROR_IF(np == NULL, err, "out of memory");
-        b->p = np;
-        b->cap = ncap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    return 0;
-}
-
 /* the image config's rootfs.diff_ids, one per layer, digest-checked */
 static int load_diff_ids(struct reg_client *c, const char *repo, const struct oci_desc *cd, struct img_entry *e,
                          struct error *err)
 {
-    struct grow_buf b = {NULL, 0, 0, 0};
-    uint8_t raw[32];
+    uint8_t *buf, raw[32];
     char got[80];
     json_t *doc = NULL, *ids;
     size_t i;
     int rc = -1;
 
-    RETURN_ERROR_IF(cd->size < 0 || (size_t)cd->size > MAX_CONFIG, err, "config %s: size %lld out of range",
+    RETURN_ERROR_IF(cd->size < 2 || (size_t)cd->size > MAX_CONFIG, err, "config %s: size %lld out of range",
                     cd->digest, (long long)cd->size);
-    b.max = (size_t)cd->size;
-    if (reg_blob_get(c, repo, cd->digest, to_buf, &b, err) != 0) {
+    buf = malloc((size_t)cd->size);
+    RETURN_ERROR_IF(buf == NULL, err, "out of memory");
+    /* exactly the descriptor's size, then its digest */
+    if (reg_blob_get_range(c, repo, cd->digest, 0, (size_t)cd->size, buf, err) != 0) {
         error_prefix(err, "config %s", cd->digest);
         goto out;
     }
-    sha256_buf(b.p ? b.p : (const uint8_t *)"", b.len, raw);
+    sha256_buf(buf, (size_t)cd->size, raw);
     digest_format(raw, got);
     if (strcmp(got, cd->digest) != 0) {
         error_set(err, "config %s from the registry does not match its digest", cd->digest);
         goto out;
     }
-    doc = json_loadb((const char *)b.p, b.len, 0, NULL);
+    doc = json_loadb((const char *)buf, (size_t)cd->size, 0, NULL);
     ids = json_object_get(json_object_get(doc, "rootfs"), "diff_ids");
     if (!json_is_array(ids) || json_array_size(ids) != e->nlayers) {
         error_set(err, "config %s: rootfs.diff_ids does not list the %zu layers", cd->digest, e->nlayers);
@@ -199,7 +175,7 @@ static int load_diff_ids(struct reg_client *c, const char *repo, const struct oc
     rc = 0;
 out:
     json_decref(doc);
-    free(b.p);
+    free(buf);
     return rc;
 }
 

@@ -20,7 +20,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +33,7 @@
 #include "remote_labels.h"
 #include "remote_mount.h"
 #include "remote_unpack.h"
+#include "snapdir.h"
 #include "registry.h"
 #include "strutil.h"
 
@@ -74,21 +74,13 @@ struct remote_list {
     size_t n, cap;
 };
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)f;
-    if (flag == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
-/* rm -rf that never crosses into a mount */
+/* rm -rf that never deletes through a mount */
 static void remove_tree(const char *path)
 {
-    nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    struct error e;
+
+    if (snapdir_remove(path, &e) != 0)
+        log_msg("warn", "%s", e.msg);
 }
 
 static int64_t label_int(const struct snap_labels *l, const char *key)

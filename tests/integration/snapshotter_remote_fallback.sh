@@ -57,6 +57,14 @@ big_file() {
     echo "$TMP/big-$1"
 }
 
+# restart_snapd: the daemon started again, and containerd talking to it
+# (its connection to the old daemon backs off for a few seconds)
+restart_snapd() {
+    start_snapd
+    wait_for 'ctrx snapshots --snapshotter soci ls >/dev/null 2>&1' 20 ||
+        fail "containerd cannot reach the restarted daemon"
+}
+
 # daemon_says TEXT: a line of the daemon's log has TEXT
 daemon_says() {
     grep -F -- "$1" "$SNAP_DIR/log" >/dev/null
@@ -154,7 +162,7 @@ sh "$SNAPSH" stop "$SNAP_DIR" || fail "SIGTERM: the daemon had to be killed"
 is_mounted "$rs_mp" || fail "SIGTERM: $rs_mp was unmounted"
 [ "$(daemon_pid "$rs_mp")" = "$pid1" ] || fail "SIGTERM: soci-mount $pid1 no longer serves $rs_mp"
 [ "$(sha256sum <"$rs_mp/big/file" | cut -c1-64)" = "$SHA_RS" ] || fail "SIGTERM: big/file reads wrong with the daemon down"
-start_snapd
+restart_snapd
 daemon_says "layer $L_BIG still mounted, re-attached" || fail "restart: the daemon did not say it re-attached"
 [ "$(daemon_pid "$rs_mp")" = "$pid1" ] || fail "restart: soci-mount $pid1 was replaced"
 echo "ok: SIGTERM left soci-mount $pid1 serving; the next daemon re-attached"
@@ -162,7 +170,7 @@ echo "ok: SIGTERM left soci-mount $pid1 serving; the next daemon re-attached"
 sh "$SNAPSH" stop "$SNAP_DIR" --int || fail "SIGINT: the daemon had to be killed"
 is_mounted "$rs_mp" && fail "SIGINT: $rs_mp is still mounted"
 wait_for '[ -z "$(daemon_pid "$rs_mp")" ]' 10 || fail "SIGINT: soci-mount $pid1 still runs"
-start_snapd
+restart_snapd
 is_mounted "$rs_mp" || fail "restart after SIGINT: $rs_mp was not mounted again"
 pid2=$(daemon_pid "$rs_mp")
 [ -n "$pid2" ] && [ "$pid2" != "$pid1" ] || fail "restart after SIGINT: no new soci-mount ($pid1 -> '$pid2')"
