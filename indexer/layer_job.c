@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include "digest.h"
+#include "fileio.h"
 #include "layer_index.h"
 #include "oci.h"
+#include "sha256.h"
 #include "strutil.h"
 #include "ztoc.h"
 
@@ -234,6 +236,39 @@ int layer_job_needs_data(const struct stream_record *layer, const struct index_p
            reusable(layer, params) == NULL;
 }
 
+/* the indexer failed on a file: when the file is not the blob its
+ * descriptor names at all (another file put in its place), say that rather
+ * than what the indexer tripped on.  Only on this failure path is the file
+ * hashed a second time. */
+static void file_digest_first(struct layer_job *job, uint8_t *buf, struct error *err)
+{
+    struct sha256 *h = sha256_new();
+    uint8_t raw[32];
+    char got[DIGEST_STR_SIZE];
+    off_t off = 0;
+
+    if (h == NULL)
+        return;
+    for (;;) {
+        ssize_t n = pread(job->fd, buf, READ_SIZE, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            sha256_free(h);
+            return; /* keep the indexer's error */
+        }
+        if (n == 0)
+            break;
+        sha256_update(h, buf, (size_t)n);
+        off += n;
+    }
+    sha256_final(h, raw);
+    sha256_free(h);
+    digest_format(raw, got);
+    if (strcmp(got, job->layer.desc.digest) != 0)
+        error_set(err, "the layer's content does not match its digest (content is %s)", got);
+}
+
 /* read the whole layer through the indexer, checking size and digest */
 static int index_bytes(struct layer_job *job, struct layer_index_result *res, struct error *err)
 {
@@ -251,6 +286,11 @@ static int index_bytes(struct layer_job *job, struct layer_index_result *res, st
     li = layer_indexer_new(&lo, err);
     if (li == NULL)
         return -1;
+    /* a layer named by path is opened here, when its turn comes, so that
+     * the number of open files does not grow with the number of layers */
+    if (job->fd < 0 && job->chunks == NULL && job->layer.path[0] &&
+        open_regular(job->layer.path, d->size, &job->fd, err) != 0)
+        goto out;
     if (job->fd < 0 && job->chunks == NULL) {
         error_set(err, "no bytes were sent for this layer (was soci-layers run with a larger --min-layer-size?)");
         goto out;
@@ -272,8 +312,10 @@ static int index_bytes(struct layer_job *job, struct layer_index_result *res, st
             }
             if (n == 0)
                 break;
-            if (layer_indexer_feed(li, buf, (size_t)n, err) != 0)
+            if (layer_indexer_feed(li, buf, (size_t)n, err) != 0) {
+                file_digest_first(job, buf, err);
                 goto out;
+            }
             job->bytes_done += n;
         }
     } else {

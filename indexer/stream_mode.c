@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fileio.h"
 #include "progress.h"
 #include "stream.h"
 
@@ -183,7 +182,6 @@ static int start_layer(const struct stream_record *rec, const struct stream_mode
 {
     struct slot *s;
     struct layer_job *job;
-    int fd = -1;
     char name[24];
 
     /* every check before anything is queued: a slot in the output queue
@@ -195,18 +193,10 @@ static int start_layer(const struct stream_record *rec, const struct stream_mode
                     "record stream: layer %u of image %u is sent twice", rec->n, rec->image);
     s = calloc(1, sizeof(*s));
     RETURN_ERROR_IF(s == NULL, err, "out of memory");
-    /* open only what will be read, as `soci create` does: a skipped layer
-     * or one whose ztoc is reused need not be there */
-    if (!rec->inline_data && rec->path[0] && layer_job_needs_data(rec, &opts->params)) {
-        if (open_regular(rec->path, rec->desc.size, &fd, err) != 0) {
-            free(s);
-            return error_prefix(err, "layer %s", rec->desc.digest);
-        }
-    }
-    job = layer_job_new(rec, fd, &opts->params);
+    /* a layer named by path is opened by its job, when it runs, and only
+     * if read: a skipped layer or one whose ztoc is reused need not be there */
+    job = layer_job_new(rec, -1, &opts->params);
     if (job == NULL) {
-        if (fd >= 0)
-            close(fd);
         free(s);
         return error_set(err, "out of memory");
     }

@@ -22,6 +22,13 @@ int desc_is_soci_artifact(json_t *desc)
     return 0;
 }
 
+int image_check_layer_count(const char *manifest, size_t nlayers, struct error *err)
+{
+    RETURN_ERROR_IF(nlayers > IMAGE_MAX_LAYERS, err, "image %s has %zu layers; at most %d are supported",
+                    manifest, nlayers, IMAGE_MAX_LAYERS);
+    return 0;
+}
+
 static int add_image(struct oci_layout *l, const struct oci_desc *d, json_t *doc, uint8_t *bytes,
                      size_t len, struct resolved_set *out, struct error *err)
 {
@@ -49,6 +56,8 @@ static int add_image(struct oci_layout *l, const struct oci_desc *d, json_t *doc
         im->has_platform = 1;
     }
     layers = json_object_get(doc, "layers");
+    if (image_check_layer_count(d->digest, json_array_size(layers), err) != 0)
+        return -1;
     im->layers = calloc(json_array_size(layers) + 1, sizeof(*im->layers));
     if (im->layers == NULL) {
         return error_set(err, "out of memory");
@@ -128,9 +137,16 @@ static int walk(struct oci_layout *l, const struct oci_desc *d, const struct pla
     }
     if (kind != OCI_KIND_INDEX) {
         const char *mt = json_string_value(json_object_get(doc, "mediaType"));
+        if (mt)
+            error_set(err, "%s has unsupported media type \"%s\"", d->digest, mt);
+        else
+            /* no mediaType and not shaped like either: its descriptor's
+             * type may well be a supported one, so do not call it that */
+            error_set(err, "%s is neither an image manifest nor an image index (no mediaType, no layers, no manifests)",
+                      d->digest);
         json_decref(doc);
         free(bytes);
-        return error_set(err, "%s has unsupported media type \"%s\"", d->digest, mt ? mt : d->media_type);
+        return -1;
     }
     mans = json_object_get(doc, "manifests");
     RETURN_ERROR_IF(!json_is_array(mans), err, "image index %s has no manifests", d->digest);
@@ -242,6 +258,20 @@ int image_resolve(struct oci_layout *l, const char *ref, const struct platform_s
     json_decref(index);
     if (out->nimages == 0)
         return error_set(err, "no image matches the requested platform(s)");
+    /* a single image is taken whatever --platform asked for above (its
+     * platform is known only from its config): check it now */
+    if (sel_in->n > 0 && !sel_in->all) {
+        for (i = 0; i < out->nimages; i++) {
+            char have[200], want[200];
+            if (!out->images[i].has_platform || selected(&sel, &out->images[i].platform))
+                continue;
+            oci_platform_format(&out->images[i].platform, have, sizeof(have));
+            oci_platform_format(&sel.want[0], want, sizeof(want));
+            resolved_set_release(out);
+            return error_set(err, "the image is for %s, not the requested platform %s%s", have, want,
+                             sel.n > 1 ? " (or the others asked for)" : "");
+        }
+    }
     return 0;
 }
 

@@ -18,6 +18,11 @@
 #include "oci_layout.h"
 
 #define MAX_PLATFORMS 32
+/* layers of one image.  Docker refuses images of more than 127 layers (the
+ * 128 lower directories of its overlay2 driver) and upstream's own tests stay
+ * well below; 1000 leaves room for any runtime while bounding what a
+ * hostile manifest costs: each layer becomes a job of about 40 KiB. */
+#define IMAGE_MAX_LAYERS 1000
 
 struct platform_sel {
     int all;
@@ -55,6 +60,9 @@ void resolved_set_release(struct resolved_set *s);
 int desc_is_soci_artifact(json_t *desc);
 
 
+
+/* refuse an image of more than IMAGE_MAX_LAYERS layers (manifest: its digest) */
+int image_check_layer_count(const char *manifest, size_t nlayers, struct error *err);
 
 /* --platform value: add to the selection */
 int platform_sel_add(struct platform_sel *sel, const char *s, struct error *err);

@@ -32,14 +32,11 @@ int index_run(struct oci_layout *l, const struct resolved_set *set, const char *
     for (i = 0; i < set->nimages; i++) {
         const struct resolved_image *im = &set->images[i];
         for (k = 0; k < im->nlayers; k++) {
-            int fd = -1;
             if (layers_layer_record(l, im, (uint32_t)i, (uint32_t)k, existing, rec, err) != 0)
                 goto out;
-            /* an existing ztoc of another span size or build tool is not
-             * reused: that layer is read too */
-            if (layer_job_needs_data(rec, params) && layout_open_blob(l, rec->desc.digest, rec->desc.size, &fd, err) != 0)
-                goto out;
-            all[nall] = layer_job_new(rec, fd, params);
+            /* the job opens the blob (rec->path) when it runs, and only
+             * when it reads it: a skipped or reused layer need not be there */
+            all[nall] = layer_job_new(rec, -1, params);
             if (all[nall] == NULL) {
                 error_set(err, "out of memory");
                 goto out;

@@ -93,8 +93,13 @@ int remote_index_run(struct reg_client *c, const struct reg_ref *ref, const stru
     size_t total = 0, nall = 0, i, k, next_start = 0, next_done = 0;
     int rc = -1;
 
-    for (i = 0; i < set->nimages; i++)
+    for (i = 0; i < set->nimages; i++) {
+        if (image_check_layer_count(set->images[i].manifest_digest, set->images[i].nlayers, err) != 0) {
+            free(rec);
+            return -1;
+        }
         total += set->images[i].nlayers;
+    }
     all = calloc(total + 1, sizeof(*all));
     fetch = calloc(total + 1, sizeof(*fetch));
     pids = calloc(total + 1, sizeof(*pids));

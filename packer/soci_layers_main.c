@@ -183,6 +183,8 @@ static int emit_remote(const char *arg, struct reg_cli *rc_opts, const struct pl
         pthread_t *threads;
         int t, nthreads;
 
+        if (image_check_layer_count(im->manifest_digest, im->nlayers, err) != 0)
+            goto out;
         layers_image_record(im, (uint32_t)i, "", arg, rec);
         rec->manifest_data = im->manifest_bytes;
         rec->manifest_data_len = im->manifest_len;
