@@ -270,8 +270,8 @@ static enum plan_result attach_ztocs(struct reg_client *c, const char *repo, con
         for (i = 0; i < e->nlayers; i++)
             if (strcmp(e->layers[i].digest, z->layer_digest) == 0)
                 break;
-        if (i == e->nlayers)
-            continue; /* a ztoc for a layer this image lacks: unused, as upstream */
+        if (i == e->nlayers || e->layers[i].ztoc_digest[0])
+            continue; /* a layer this image lacks (unused, as upstream), or listed twice: the first wins */
         if (reg_blob_head(c, repo, z->ztoc_digest, &size, &found, err) != 0)
             goto out;
         if (!found || size != z->ztoc_size) {
