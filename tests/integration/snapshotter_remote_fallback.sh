@@ -23,6 +23,9 @@
 # 5. a second namespace pulling the same image gets the committed layers
 #    (containerd finds them by the chain ID): no new mount, and its
 #    container reads /big/file right.
+# 6. removing every image (ctr images rm --sync, in both namespaces): the
+#    collector's Removes unmount every lazy layer, end its soci-mount, and
+#    leave no snapshot directory or span cache behind.
 . "$ROOT/tests/integration/lib/integration.sh"
 
 ZT="$PY $ROOT/tests/cli/lib/ztoctool.py"
@@ -188,4 +191,19 @@ out=$(ctrx run --rm --snapshotter soci "$REG/fallback/restart:v1" fb-ns2 sha256s
 [ "$out" = "$SHA_RS  /big/file" ] || fail "second namespace: the container read /big/file as: $out"
 NS=soci-test
 echo "ok: a second namespace pulled the image onto the same $n2 mounts"
+
+# -- 6. removing the images: containerd's collector removes the snapshots --------
+for ns in soci-test soci-test-2; do
+    NS=$ns
+    for ref in $(ctrx images ls -q); do
+        ctrx images rm --sync "$ref" >/dev/null 2>&1 || fail "ctr -n $ns images rm --sync $ref failed"
+    done
+done
+NS=soci-test
+wait_for '[ -z "$(fuse_mounts)" ]' 20 || fail "after the images went: still FUSE-mounted: $(fuse_mounts)"
+wait_for '[ -z "$(snap_mount_pids)" ]' 20 || fail "after the images went: soci-mount still runs: $(snap_mount_pids)"
+left=$(ls "$SNAP_ROOT/soci/spancache" 2>/dev/null)
+[ -z "$left" ] || fail "span caches left behind: $left"
+[ -z "$(ls "$SNAPSHOTS" 2>/dev/null)" ] || fail "snapshot directories left behind: $(ls "$SNAPSHOTS")"
+echo "ok: removing the images unmounted every lazy layer and removed its cache"
 finish
