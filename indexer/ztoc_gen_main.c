@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "digest.h"
 #include "fileio.h"
+#include "index_opts.h"
 #include "layer_index.h"
 #include "layer_job.h"
 #include "stream.h"
@@ -48,22 +49,19 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"span-size", required_argument, NULL, 's'},
-        {"build-tool-identifier", required_argument, NULL, 'b'},
+        INDEX_LONG_OPTIONS,
         {"output", required_argument, NULL, 'o'},
         {"print-digest", no_argument, NULL, 'p'},
         {"expect-digest", required_argument, NULL, 'e'},
         {"no-threads", no_argument, NULL, 'T'},
-        {"jobs", required_argument, NULL, 'j'},
-        {"min-layer-size", required_argument, NULL, 'm'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct layer_index_opts lo = {LAYER_INDEX_DEFAULT_SPAN_SIZE, SOCI_C_BUILD_TOOL, 1};
+    struct index_params params;
+    struct layer_index_opts lo;
     const char *output = NULL, *input = NULL, *expect = NULL;
-    int print_digest = 0, fd = 0, c, jobs = 0, quiet = 0;
-    int64_t min_layer_size = DEFAULT_MIN_LAYER_SIZE;
+    int print_digest = 0, fd = 0, c, jobs, quiet = 0;
     struct layer_indexer *li = NULL;
     struct layer_index_result res;
     struct error err;
@@ -72,17 +70,17 @@ int main(int argc, char **argv)
     char label[512];
 
     memset(&res, 0, sizeof(res));
-    while ((c = getopt_long(argc, argv, "o:hj:q", opts, NULL)) != -1) {
+    index_opts_init(&params, &jobs);
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:hj:q", opts, NULL)) != -1) {
+        int known = index_opts_option(c, optarg, &params, &jobs, &err);
+        if (known < 0) {
+            fprintf(stderr, PROG ": %s\n", err.msg);
+            return 2;
+        }
+        if (known)
+            continue;
         switch (c) {
-        case 's':
-            if (cli_parse_size(optarg, &lo.span_size) != 0) {
-                fprintf(stderr, PROG ": invalid --span-size \"%s\": want a positive byte count\n", optarg);
-                return 2;
-            }
-            break;
-        case 'b':
-            lo.build_tool = optarg;
-            break;
         case 'o':
             output = optarg;
             break;
@@ -97,24 +95,7 @@ int main(int argc, char **argv)
             expect = optarg;
             break;
         case 'T':
-            lo.threaded = 0;
-            break;
-        case 'j': {
-            int64_t v;
-            if (cli_parse_size(optarg, &v) != 0 || v > 256) {
-                fprintf(stderr, PROG ": invalid --jobs \"%s\": want 1..256\n", optarg);
-                return 2;
-            }
-            jobs = (int)v;
-            break;
-        }
-        case 'm':
-            if (strcmp(optarg, "0") == 0) {
-                min_layer_size = 0;
-            } else if (cli_parse_size(optarg, &min_layer_size) != 0) {
-                fprintf(stderr, PROG ": invalid --min-layer-size \"%s\"\n", optarg);
-                return 2;
-            }
+            params.threaded_hash = 0;
             break;
         case 'q':
             quiet = 1;
@@ -123,14 +104,14 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            return cli_bad_option(PROG, c, argv, optind);
         }
     }
-    if (argc - optind > 1) {
-        usage(stderr);
-        return 2;
-    }
+    lo.span_size = params.span_size;
+    lo.build_tool = params.build_tool;
+    lo.threaded = params.threaded_hash;
+    if (argc - optind > 1)
+        return cli_bad_args(PROG, "want at most one LAYER file");
     if (optind < argc && strcmp(argv[optind], "-") != 0)
         input = argv[optind];
     snprintf(label, sizeof(label), "%s", input ? input : "stdin");
@@ -154,11 +135,8 @@ int main(int argc, char **argv)
         if (stream_looks_like(buf, have)) {
             struct stream_mode_opts so;
             int status;
-            so.params.span_size = lo.span_size;
-            so.params.build_tool = lo.build_tool;
-            so.params.min_layer_size = min_layer_size;
-            so.params.threaded_hash = lo.threaded;
-            so.jobs = jobs > 0 ? jobs : cli_ncpus();
+            so.params = params;
+            so.jobs = jobs;
             so.progress = !quiet;
             if (output || print_digest || expect) {
                 fprintf(stderr, PROG ": -o, --print-digest and --expect-digest do not apply to a record stream\n");

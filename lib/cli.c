@@ -50,3 +50,20 @@ int cli_ncpus(void)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : (int)n;
 }
+
+int cli_bad_option(const char *cmd, int c, char **argv, int optind_now)
+{
+    const char *arg = optind_now > 0 ? argv[optind_now - 1] : "?";
+
+    if (c == ':')
+        fprintf(stderr, "%s: option %s needs a value; see '%s --help'\n", cmd, arg, cmd);
+    else
+        fprintf(stderr, "%s: unknown option %s; see '%s --help'\n", cmd, arg, cmd);
+    return 2;
+}
+
+int cli_bad_args(const char *cmd, const char *what)
+{
+    fprintf(stderr, "%s: %s; see '%s --help'\n", cmd, what, cmd);
+    return 2;
+}

@@ -23,6 +23,7 @@
 #include "fileio.h"
 #include "gojson.h"
 #include "image_resolve.h"
+#include "index_opts.h"
 #include "index_run.h"
 #include "oci.h"
 #include "oci_layout.h"
@@ -318,18 +319,15 @@ out:
 int cmd_convert(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"span-size", required_argument, NULL, 's'},
-        {"min-layer-size", required_argument, NULL, 'm'},
         {"platform", required_argument, NULL, 'p'},
         {"all-platforms", no_argument, NULL, 'a'},
-        {"build-tool-identifier", required_argument, NULL, 'b'},
-        {"jobs", required_argument, NULL, 'j'},
         {"optimizations", required_argument, NULL, 'O'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        INDEX_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    struct index_params params = {4 * 1024 * 1024, SOCI_C_BUILD_TOOL, DEFAULT_MIN_LAYER_SIZE, 1};
+    struct index_params params;
     struct pack_opts po = {0, 2, stdout, NULL, NULL};
     struct platform_sel sel;
     struct oci_layout src, dst;
@@ -338,27 +336,21 @@ int cmd_convert(int argc, char **argv)
     struct progress *prog = NULL;
     struct error err;
     char sdir[4096], sref[512], ddir[4096], dref[512], digest[80];
-    int c, jobs = cli_ncpus(), quiet = 0, same, rc = 1;
-    int64_t v;
+    int c, jobs, quiet = 0, same, rc = 1;
 
+    index_opts_init(&params, &jobs);
     memset(&sel, 0, sizeof(sel));
     optind = 1;
-    while ((c = getopt_long(argc, argv, "j:qhp:", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":j:qhp:", opts, NULL)) != -1) {
+        int known = index_opts_option(c, optarg, &params, &jobs, &err);
+        if (known < 0) {
+            fprintf(stderr, "soci convert: %s\n", err.msg);
+            return 2;
+        }
+        if (known)
+            continue;
         switch (c) {
-        case 's':
-            if (cli_parse_size(optarg, &params.span_size) != 0) {
-                fprintf(stderr, "soci: invalid --span-size \"%s\"\n", optarg);
-                return 2;
-            }
-            break;
-        case 'm':
-            if (strcmp(optarg, "0") == 0)
-                params.min_layer_size = 0;
-            else if (cli_parse_size(optarg, &params.min_layer_size) != 0) {
-                fprintf(stderr, "soci: invalid --min-layer-size \"%s\"\n", optarg);
-                return 2;
-            }
-            break;
         case 'p':
             if (platform_sel_add(&sel, optarg, &err) != 0) {
                 fprintf(stderr, "soci: %s\n", err.msg);
@@ -367,16 +359,6 @@ int cmd_convert(int argc, char **argv)
             break;
         case 'a':
             sel.all = 1;
-            break;
-        case 'b':
-            params.build_tool = optarg;
-            break;
-        case 'j':
-            if (cli_parse_size(optarg, &v) != 0 || v > 256) {
-                fprintf(stderr, "soci: invalid --jobs \"%s\"\n", optarg);
-                return 2;
-            }
-            jobs = (int)v;
             break;
         case 'O':
             if (strcmp(optarg, "xattr") != 0) {
@@ -392,13 +374,12 @@ int cmd_convert(int argc, char **argv)
             printf("usage: soci convert [create's options] oci:SRC[:TAG] oci:DST:TAG\n");
             return 0;
         default:
-            return 2;
+            return cli_bad_option("soci convert", c, argv, optind);
         }
     }
     if (argc - optind != 2 || layout_ref_parse(argv[optind], sdir, sizeof(sdir), sref, sizeof(sref)) != 0 ||
         layout_ref_parse(argv[optind + 1], ddir, sizeof(ddir), dref, sizeof(dref)) != 0) {
-        fprintf(stderr, "usage: soci convert [create's options] oci:SRC[:TAG] oci:DST:TAG\n");
-        return 2;
+        return cli_bad_args("soci convert", "want two layouts: oci:SRC[:TAG] oci:DST:TAG");
     }
     if (dref[0] == '\0' || strncmp(dref, "sha256:", 7) == 0) {
         fprintf(stderr, "soci: the destination must be tagged: oci:DIR:TAG\n");

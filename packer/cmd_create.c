@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "existing.h"
 #include "image_resolve.h"
+#include "index_opts.h"
 #include "index_run.h"
 #include "layer_index.h"
 #include "layer_job.h"
@@ -137,8 +138,10 @@ static int create_remote(const char *arg, const char *layout_dir, int push, stru
                 goto out;
         }
     }
-    if (!quiet && isatty(STDERR_FILENO))
-        fprintf(stderr, "artifacts stored in oci:%s:%s\n", dir, tag);
+    /* without --layout the index went to a cache directory the user did
+     * not name: say where (stderr, so stdout keeps upstream's lines) */
+    if (!quiet && layout_dir == NULL)
+        fprintf(stderr, "soci: SOCI index stored in oci:%s:%s\n", dir, tag);
     status = 0;
 out:
     progress_stop(prog);
@@ -158,22 +161,19 @@ out:
 int cmd_create(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"span-size", required_argument, NULL, 's'},
-        {"min-layer-size", required_argument, NULL, 'm'},
         {"platform", required_argument, NULL, 'p'},
         {"all-platforms", no_argument, NULL, 'a'},
-        {"build-tool-identifier", required_argument, NULL, 'b'},
-        {"jobs", required_argument, NULL, 'j'},
         {"optimizations", required_argument, NULL, 'O'},
         {"force", no_argument, NULL, 'f'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"layout", required_argument, NULL, 'L'},
         {"push", no_argument, NULL, 'P'},
+        INDEX_LONG_OPTIONS,
         REG_CLI_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    struct index_params params = {4 * 1024 * 1024, SOCI_C_BUILD_TOOL, DEFAULT_MIN_LAYER_SIZE, 1};
+    struct index_params params;
     struct reg_cli rc_opts;
     const char *layout_dir = NULL;
     int push = 0;
@@ -186,14 +186,20 @@ int cmd_create(int argc, char **argv)
     struct progress *prog = NULL;
     struct error err;
     char dir[4096], ref[512];
-    int c, jobs = cli_ncpus(), force = 0, quiet = 0, rc = 1;
-    int64_t v;
+    int c, jobs, force = 0, quiet = 0, rc = 1;
 
+    index_opts_init(&params, &jobs);
     memset(&sel, 0, sizeof(sel));
     reg_cli_init(&rc_opts);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "j:fqhp:", opts, NULL)) != -1) {
-        if (reg_cli_option(&rc_opts, c, optarg))
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":j:fqhp:", opts, NULL)) != -1) {
+        int known = index_opts_option(c, optarg, &params, &jobs, &err);
+        if (known < 0) {
+            fprintf(stderr, "soci create: %s\n", err.msg);
+            return 2;
+        }
+        if (known || reg_cli_option(&rc_opts, c, optarg))
             continue;
         switch (c) {
         case 'L':
@@ -201,20 +207,6 @@ int cmd_create(int argc, char **argv)
             break;
         case 'P':
             push = 1;
-            break;
-        case 's':
-            if (cli_parse_size(optarg, &params.span_size) != 0) {
-                fprintf(stderr, "soci: invalid --span-size \"%s\"\n", optarg);
-                return 2;
-            }
-            break;
-        case 'm':
-            if (strcmp(optarg, "0") == 0)
-                params.min_layer_size = 0;
-            else if (cli_parse_size(optarg, &params.min_layer_size) != 0) {
-                fprintf(stderr, "soci: invalid --min-layer-size \"%s\"\n", optarg);
-                return 2;
-            }
             break;
         case 'p':
             if (platform_sel_add(&sel, optarg, &err) != 0) {
@@ -224,16 +216,6 @@ int cmd_create(int argc, char **argv)
             break;
         case 'a':
             sel.all = 1;
-            break;
-        case 'b':
-            params.build_tool = optarg;
-            break;
-        case 'j':
-            if (cli_parse_size(optarg, &v) != 0 || v > 256) {
-                fprintf(stderr, "soci: invalid --jobs \"%s\": want 1..256\n", optarg);
-                return 2;
-            }
-            jobs = (int)v;
             break;
         case 'O':
             if (strcmp(optarg, "xattr") != 0) {
@@ -252,14 +234,11 @@ int cmd_create(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            return cli_bad_option("soci create", c, argv, optind);
         }
     }
-    if (argc - optind != 1) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc - optind != 1)
+        return cli_bad_args("soci create", "want one image: oci:DIR[:TAG] or REGISTRY/REPO[:TAG]");
     if (reg_ref_looks_remote(argv[optind]))
         return create_remote(argv[optind], layout_dir, push, &rc_opts, &sel, &params, jobs, force, quiet, &po);
     if (push) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "cli.h"
 #include "commands.h"
 #include "digest.h"
 #include "gojson.h"
@@ -18,6 +19,15 @@
 #include "reg_cli.h"
 #include "registry.h"
 #include "remote_source.h"
+
+#define GROUP_USAGE                                                                  \
+    "usage: soci index COMMAND [options]\n\n"                                        \
+    "commands:\n"                                                                     \
+    "  list [--layout DIR] [oci:DIR[:TAG]]   the SOCI indexes of a layout\n"          \
+    "  list --remote REGISTRY/REPO[:TAG]     the SOCI indexes a puller would find\n"  \
+    "  info [--layout DIR] DIGEST            a SOCI index manifest, as JSON\n"        \
+    "  rm [--layout DIR] DIGEST...|--ref TAG remove SOCI indexes from a layout\n"     \
+    "'soci index COMMAND --help' for a command's options; --layout defaults to $SOCI_LAYOUT\n"
 
 static int fail(const struct error *err)
 {
@@ -47,11 +57,14 @@ struct common {
 static int parse_common(int argc, char **argv, struct common *c, const char *usage)
 {
     int ch;
+    char cmd[64];
 
+    snprintf(cmd, sizeof(cmd), "soci index %s", argv[0]);
     memset(c, 0, sizeof(*c));
     reg_cli_init(&c->reg);
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "qhp:r:", common_opts, NULL)) != -1) {
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":qhp:r:", common_opts, NULL)) != -1) {
         if (reg_cli_option(&c->reg, ch, optarg))
             continue;
         switch (ch) {
@@ -63,7 +76,7 @@ static int parse_common(int argc, char **argv, struct common *c, const char *usa
         case 'J': c->json = 1; break;
         case 'q': c->quiet = 1; break;
         case 'h': printf("%s\n", usage); return 1;
-        default: fprintf(stderr, "%s\n", usage); return 2;
+        default: return cli_bad_option(cmd, ch, argv, optind);
         }
     }
     return 0;
@@ -433,9 +446,11 @@ fail:
 
 int cmd_index(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: soci index list|info|rm ...\n");
-        return 2;
+    if (argc < 2)
+        return cli_bad_args("soci index", "want a command: list, info, rm");
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        printf("%s", GROUP_USAGE);
+        return 0;
     }
     if (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "ls") == 0)
         return index_list(argc - 1, argv + 1);
@@ -443,6 +458,6 @@ int cmd_index(int argc, char **argv)
         return index_info(argc - 1, argv + 1);
     if (strcmp(argv[1], "rm") == 0 || strcmp(argv[1], "remove") == 0)
         return index_rm(argc - 1, argv + 1);
-    fprintf(stderr, "soci: unknown index command \"%s\"\n", argv[1]);
+    fprintf(stderr, "soci index: unknown command \"%s\"; see 'soci index --help'\n", argv[1]);
     return 2;
 }

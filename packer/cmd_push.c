@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "cli.h"
 #include "commands.h"
 #include "image_resolve.h"
 #include "oci.h"
@@ -103,7 +104,8 @@ int cmd_push(int argc, char **argv)
     reg_cli_init(&rc);
     memset(&sel, 0, sizeof(sel));
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "qhp:u:", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":qhp:u:", opts, NULL)) != -1) {
         if (reg_cli_option(&rc, ch, optarg))
             continue;
         switch (ch) {
@@ -145,14 +147,11 @@ int cmd_push(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            return cli_bad_option("soci push", ch, argv, optind);
         }
     }
-    if (argc - optind != 2 || layout_ref_parse(argv[optind], dir, sizeof(dir), tag, sizeof(tag)) != 0) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc - optind != 2 || layout_ref_parse(argv[optind], dir, sizeof(dir), tag, sizeof(tag)) != 0)
+        return cli_bad_args("soci push", "want oci:DIR[:TAG] REGISTRY/REPO[:TAG]");
     if (reg_ref_parse(argv[optind + 1], &ref, &err) != 0 || reg_cli_finish(&rc, &err) != 0) {
         fprintf(stderr, "soci: %s\n", err.msg);
         return 2;

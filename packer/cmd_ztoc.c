@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "extract.h"
 #include "fileio.h"
@@ -14,6 +15,7 @@
 #include "zinfo.h"
 #include "ztoc.h"
 #include "catalog.h"
+#include "cli.h"
 #include "layout_arg.h"
 #include "table.h"
 #include "oci_layout.h"
@@ -51,6 +53,15 @@ static void unload_ztoc(struct loaded_ztoc *lz)
     free(lz->bytes);
 }
 
+#define INFO_USAGE "usage: soci ztoc info [--layout DIR] ZTOC|DIGEST"
+#define GROUP_USAGE                                                                  \
+    "usage: soci ztoc COMMAND [options]\n\n"                                         \
+    "commands:\n"                                                                     \
+    "  info [--layout DIR] ZTOC|DIGEST         a ztoc's summary, as JSON\n"           \
+    "  get-file [-o OUT] ZTOC LAYER PATH       one file of a layer, to stdout or OUT\n" \
+    "  list [--layout DIR] [oci:DIR[:TAG]]     the ztocs of a layout\n"               \
+    "'soci ztoc COMMAND --help' for a command's options; --layout defaults to $SOCI_LAYOUT\n"
+
 static int fail(const struct error *err)
 {
     fprintf(stderr, "soci: %s\n", err->msg);
@@ -65,6 +76,7 @@ static const struct option layout_opts[] = {
     {"image-ref", required_argument, NULL, 'r'},
     {"json", no_argument, NULL, 'J'},
     {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
@@ -73,13 +85,17 @@ struct ztoc_args {
     int json, quiet;
 };
 
-static int parse_args(int argc, char **argv, struct ztoc_args *a)
+/* 0: parsed; 1: --help printed; 2: a bad option, said in one line */
+static int parse_args(int argc, char **argv, struct ztoc_args *a, const char *usage)
 {
     int c;
+    char cmd[64];
 
+    snprintf(cmd, sizeof(cmd), "soci ztoc %s", argv[0]);
     memset(a, 0, sizeof(*a));
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:q", layout_opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:qh", layout_opts, NULL)) != -1) {
         switch (c) {
         case 'L': a->layout = optarg; break;
         case 'o': a->output = optarg; break;
@@ -87,7 +103,8 @@ static int parse_args(int argc, char **argv, struct ztoc_args *a)
         case 'r': a->image_ref = optarg; break;
         case 'J': a->json = 1; break;
         case 'q': a->quiet = 1; break;
-        default: return -1;
+        case 'h': printf("%s\n", usage); return 1;
+        default: return cli_bad_option(cmd, c, argv, optind);
         }
     }
     return 0;
@@ -122,11 +139,12 @@ static int ztoc_info(int argc, char **argv)
     size_t out_len, i;
     int multi = 0, have_layout, rc;
 
-    if (parse_args(argc, argv, &a) != 0 || maybe_layout(&a, argc, argv, &l, &have_layout, &err) != 0) {
+    if ((rc = parse_args(argc, argv, &a, INFO_USAGE)) != 0)
+        return rc == 1 ? 0 : rc;
+    if (maybe_layout(&a, argc, argv, &l, &have_layout, &err) != 0) {
         if (optind <= argc && err.msg[0])
             return fail(&err);
-        fprintf(stderr, "usage: soci ztoc info [--layout DIR] ZTOC|DIGEST\n");
-        return 2;
+        return cli_bad_args("soci ztoc info", "want one ZTOC file or digest");
     }
     if (argc - optind != 1) {
         fprintf(stderr, "usage: soci ztoc info [--layout DIR] ZTOC|DIGEST\n");
@@ -230,6 +248,7 @@ static int ztoc_get_file(int argc, char **argv)
 {
     static const char usage[] = "usage: soci ztoc get-file [-o OUT] ZTOC LAYER PATH\n"
                                 "       soci ztoc get-file [-o OUT] --layout DIR ZTOC-DIGEST PATH";
+    int rc;
     struct ztoc_args a;
     struct oci_layout l;
     struct loaded_ztoc lz;
@@ -243,11 +262,12 @@ static int ztoc_get_file(int argc, char **argv)
     int out_fd = STDOUT_FILENO, have_layout = 0;
 
     err.msg[0] = '\0';
-    if (parse_args(argc, argv, &a) != 0 || maybe_layout(&a, argc, argv, &l, &have_layout, &err) != 0) {
+    if ((rc = parse_args(argc, argv, &a, usage)) != 0)
+        return rc == 1 ? 0 : rc;
+    if (maybe_layout(&a, argc, argv, &l, &have_layout, &err) != 0) {
         if (err.msg[0])
             return fail(&err);
-        fprintf(stderr, "%s\n", usage);
-        return 2;
+        return cli_bad_args("soci ztoc get-file", "want ZTOC LAYER PATH");
     }
     output = a.output;
     if (argc - optind == 3) {
@@ -335,6 +355,7 @@ fail:
 static int ztoc_list(int argc, char **argv)
 {
     static const char usage[] = "usage: soci ztoc list [--layout DIR] [--ztoc-digest D] [--image-ref TAG] [--json] [-q] [oci:DIR[:TAG]]";
+    int rc;
     struct ztoc_args a;
     struct oci_layout l;
     struct catalog cat;
@@ -346,10 +367,8 @@ static int ztoc_list(int argc, char **argv)
     size_t i, k, m;
     int found;
 
-    if (parse_args(argc, argv, &a) != 0) {
-        fprintf(stderr, "%s\n", usage);
-        return 2;
-    }
+    if ((rc = parse_args(argc, argv, &a, usage)) != 0)
+        return rc == 1 ? 0 : rc;
     if (optind < argc && strncmp(argv[optind], "oci:", 4) == 0)
         ref = argv[optind++];
     if (optind != argc) {
@@ -430,9 +449,11 @@ static int ztoc_list(int argc, char **argv)
 
 int cmd_ztoc(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: soci ztoc info|get-file|list ...\n");
-        return 2;
+    if (argc < 2)
+        return cli_bad_args("soci ztoc", "want a command: info, get-file, list");
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        printf("%s", GROUP_USAGE);
+        return 0;
     }
     if (strcmp(argv[1], "info") == 0)
         return ztoc_info(argc - 1, argv + 1);
@@ -440,6 +461,6 @@ int cmd_ztoc(int argc, char **argv)
         return ztoc_get_file(argc - 1, argv + 1);
     if (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "ls") == 0)
         return ztoc_list(argc - 1, argv + 1);
-    fprintf(stderr, "soci: unknown ztoc command \"%s\"\n", argv[1]);
+    fprintf(stderr, "soci ztoc: unknown command \"%s\"; see 'soci ztoc --help'\n", argv[1]);
     return 2;
 }

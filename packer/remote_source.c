@@ -17,11 +17,19 @@ struct feed_ctx {
     struct layer_job *job;
     uint8_t *buf;
     size_t have;
+    int64_t total;      /* bytes received so far */
 };
 
 static int to_job(void *ctx, const uint8_t *data, size_t n, struct error *err)
 {
     struct feed_ctx *f = ctx;
+
+    /* a registry streaming past the descriptor's size is stopped there,
+     * not read until it stops on its own */
+    f->total += (int64_t)n;
+    RETURN_ERROR_IF(f->total > f->job->layer.desc.size, err,
+                    "the registry sent more than the %lld bytes the descriptor gives",
+                    (long long)f->job->layer.desc.size);
 
     while (n > 0) {
         size_t k = FEED_CHUNK - f->have < n ? FEED_CHUNK - f->have : n;
@@ -40,7 +48,7 @@ static int to_job(void *ctx, const uint8_t *data, size_t n, struct error *err)
 
 int remote_feed_job(struct reg_client *c, const char *repo, struct layer_job *job, struct error *err)
 {
-    struct feed_ctx f = {job, malloc(FEED_CHUNK), 0};
+    struct feed_ctx f = {job, malloc(FEED_CHUNK), 0, 0};
     int rc;
 
     if (f.buf == NULL) {
@@ -128,6 +136,10 @@ int remote_index_run(struct reg_client *c, const struct reg_ref *ref, const stru
     for (i = 0; i < set->nimages; i++) {
         const struct resolved_image *im = &set->images[i];
         layers_image_record(im, (uint32_t)i, "", user_ref, rec);
+        /* the manifest is not in the layout yet: the packer gets its bytes,
+         * as soci-pack does from soci-layers' image record */
+        rec->manifest_data = im->manifest_bytes;
+        rec->manifest_data_len = im->manifest_len;
         if (packer_record(pk, rec, err) != 0)
             goto out;
         for (k = 0; k < im->nlayers; k++, next_done++) {

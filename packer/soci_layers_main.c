@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "existing.h"
 #include "image_resolve.h"
+#include "index_opts.h"
 #include "layer_job.h"
 #include "layers.h"
 #include "oci.h"
@@ -60,6 +61,8 @@ struct fetch_job {
     struct reg_client *c;
     const char *repo;
     const char *digest;
+    int64_t size;       /* the descriptor's: no more is read */
+    int64_t total;
     uint32_t image, n;
     uint8_t *buf;
     size_t have;
@@ -88,6 +91,9 @@ static int to_chunks(void *ctx, const uint8_t *data, size_t n, struct error *err
 {
     struct fetch_job *f = ctx;
 
+    f->total += (int64_t)n;
+    RETURN_ERROR_IF(f->total > f->size, err, "the registry sent more than the %lld bytes the descriptor gives",
+                    (long long)f->size);
     while (n > 0) {
         size_t k = CHUNK_SIZE - f->have < n ? CHUNK_SIZE - f->have : n;
         memcpy(f->buf + f->have, data, k);
@@ -210,6 +216,7 @@ static int emit_remote(const char *arg, struct reg_cli *rc_opts, const struct pl
                 f->c = c;
                 f->repo = r.repo;
                 f->digest = im->layers[k].digest;
+                f->size = im->layers[k].size;
                 f->image = (uint32_t)i;
                 f->n = (uint32_t)k;
             }
@@ -285,14 +292,13 @@ int main(int argc, char **argv)
         {"platform", required_argument, NULL, 'p'},
         {"all-platforms", no_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
-        {"jobs", required_argument, NULL, 'j'},
-        {"min-layer-size", required_argument, NULL, 'm'},
+        INDEX_LONG_OPTIONS,
         REG_CLI_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     struct reg_cli rc_opts;
-    int jobs = cli_ncpus();
-    int64_t min_layer_size = DEFAULT_MIN_LAYER_SIZE, v;
+    struct index_params params;
+    int jobs;
     struct platform_sel sel;
     struct oci_layout l;
     struct resolved_set set;
@@ -305,25 +311,17 @@ int main(int argc, char **argv)
 
     memset(&sel, 0, sizeof(sel));
     reg_cli_init(&rc_opts);
-    while ((c = getopt_long(argc, argv, "p:hj:", opts, NULL)) != -1) {
-        if (reg_cli_option(&rc_opts, c, optarg))
+    index_opts_init(&params, &jobs);
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":p:hj:", opts, NULL)) != -1) {
+        int known = index_opts_option(c, optarg, &params, &jobs, &err);
+        if (known < 0) {
+            fprintf(stderr, PROG ": %s\n", err.msg);
+            return 2;
+        }
+        if (known || reg_cli_option(&rc_opts, c, optarg))
             continue;
         switch (c) {
-        case 'j':
-            if (cli_parse_size(optarg, &v) != 0 || v > 64) {
-                fprintf(stderr, PROG ": invalid --jobs \"%s\": want 1..64\n", optarg);
-                return 2;
-            }
-            jobs = (int)v;
-            break;
-        case 'm':
-            if (strcmp(optarg, "0") == 0)
-                min_layer_size = 0;
-            else if (cli_parse_size(optarg, &min_layer_size) != 0) {
-                fprintf(stderr, PROG ": invalid --min-layer-size \"%s\"\n", optarg);
-                return 2;
-            }
-            break;
         case 'p':
             if (platform_sel_add(&sel, optarg, &err) != 0) {
                 fprintf(stderr, PROG ": %s\n", err.msg);
@@ -337,21 +335,18 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            usage(stderr);
-            return 2;
+            return cli_bad_option(PROG, c, argv, optind);
         }
     }
-    if (argc - optind != 1) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc - optind != 1)
+        return cli_bad_args(PROG, "want one image: oci:DIR[:TAG] or REGISTRY/REPO[:TAG]");
     if (isatty(STDOUT_FILENO)) {
         fprintf(stderr, PROG ": stdout is a terminal; pipe it into ztoc-gen\n");
         return 2;
     }
     if (reg_ref_looks_remote(argv[optind])) {
         signal(SIGPIPE, SIG_IGN);
-        if (emit_remote(argv[optind], &rc_opts, &sel, jobs, min_layer_size, &err) != 0) {
+        if (emit_remote(argv[optind], &rc_opts, &sel, jobs, params.min_layer_size, &err) != 0) {
             fprintf(stderr, PROG ": %s\n", err.msg);
             emit_error(err.msg);
             return 1;
