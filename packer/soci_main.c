@@ -14,16 +14,20 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: soci COMMAND [ARGS]\n\n"
             "commands:\n"
-            "  create oci:DIR:TAG             build ztocs and a SOCI index into the layout\n"
-            "  ztoc info ZTOC                 print a ztoc's summary as JSON\n"
-            "  ztoc get-file ZTOC LAYER PATH  write one file of a layer to stdout\n"
-            "  version                        print the version\n");
+            "  create IMAGE                   build ztocs and a SOCI index (oci:DIR[:TAG] or REGISTRY/REPO:TAG)\n"
+            "  convert oci:SRC oci:DST:TAG    a SOCI index v2 image: the image with its index attached\n"
+            "  push oci:DIR:TAG REGISTRY/REPO push the SOCI indexes of an image and their ztocs\n"
+            "  index list|info|rm             the SOCI indexes of a layout (or --remote: of a registry)\n"
+            "  ztoc list|info|get-file        the ztocs of a layout; one ztoc's summary; one file of a layer\n"
+            "  version                        print the version\n\n"
+            "'soci COMMAND --help' for a command's options.  Commands that take --layout DIR\n"
+            "default to $SOCI_LAYOUT.\n");
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage(stderr);
+        fprintf(stderr, "soci: want a command; see 'soci --help'\n");
         return 2;
     }
     if (strcmp(argv[1], "ztoc") == 0)
@@ -44,7 +48,6 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    fprintf(stderr, "soci: unknown command \"%s\"\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "soci: unknown command \"%s\"; see 'soci --help'\n", argv[1]);
     return 2;
 }
