@@ -36,8 +36,16 @@ static int add_image(struct oci_layout *l, const struct oci_desc *d, json_t *doc
     json_t *layers, *v;
     size_t i;
 
+    /* doc and bytes become the image's once it is counted: until then a
+     * failure frees them here */
+    layers = json_object_get(doc, "layers");
+    if (image_check_layer_count(d->digest, json_array_size(layers), err) != 0)
+        goto fail;
     im = realloc(out->images, (out->nimages + 1) * sizeof(*im));
-    RETURN_ERROR_IF(im == NULL, err, "out of memory");
+    if (im == NULL) {
+        error_set(err, "out of memory");
+        goto fail;
+    }
     out->images = im;
     im = &out->images[out->nimages];
     memset(im, 0, sizeof(*im));
@@ -55,12 +63,10 @@ static int add_image(struct oci_layout *l, const struct oci_desc *d, json_t *doc
         im->platform = d->platform;
         im->has_platform = 1;
     }
-    layers = json_object_get(doc, "layers");
-    if (image_check_layer_count(d->digest, json_array_size(layers), err) != 0)
-        return -1;
     im->layers = calloc(json_array_size(layers) + 1, sizeof(*im->layers));
     if (im->layers == NULL) {
-        return error_set(err, "out of memory");
+        error_set(err, "out of memory");
+        goto fail;
     }
     out->nimages++;
     json_array_foreach(layers, i, v) {
@@ -90,6 +96,10 @@ static int add_image(struct oci_layout *l, const struct oci_desc *d, json_t *doc
     }
     (void)l;
     return 0;
+fail:
+    json_decref(doc);
+    free(bytes);
+    return -1;
 }
 
 static int selected(const struct platform_sel *sel, const struct oci_platform *p)
