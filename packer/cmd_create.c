@@ -98,6 +98,7 @@ static int create_remote(const char *arg, const char *layout_dir, int push, stru
     else
         cache_layout(&r, dir, sizeof(dir));
     str_copy(tag, sizeof(tag), r.tag[0] ? r.tag : r.digest);
+    remote_source_bounds(&rc_opts->opts);
     client = reg_cli_client(rc_opts, r.host, &err);
     if (client == NULL || reg_ping(client, &err) != 0)
         goto out;

@@ -12,6 +12,20 @@
 
 #define FEED_CHUNK (1 << 20)
 
+/* soci-mount's defaults (mounter/soci_mount_main.c), for the same reason:
+ * a registry that stops answering must fail the run in bounded time */
+#define BOUND_TIMEOUT_SECS 5
+#define BOUND_MIN_RATE (32 << 10)
+#define BOUND_RETRIES 3
+
+void remote_source_bounds(struct reg_opts *o)
+{
+    o->connect_timeout_ms = BOUND_TIMEOUT_SECS * 1000;
+    o->low_speed_secs = BOUND_TIMEOUT_SECS;
+    o->low_speed_bytes = BOUND_MIN_RATE;
+    o->max_retries = BOUND_RETRIES;
+}
+
 /* curl hands over 16 KiB pieces; the job wants fewer, bigger ones */
 struct feed_ctx {
     struct layer_job *job;

@@ -12,7 +12,14 @@
 #include "registry.h"
 #include "remote_image.h"
 
-/* stream one blob into a job's chunk queue (then close it) */
+/* the bounds soci-mount puts on a registry (connect and low-speed
+ * timeouts of 5 s, at least 32 KiB/s, 3 retries: a stalled or trickling
+ * registry fails a run in about 21 s), for the index builders reading a
+ * registry image: `soci create REGISTRY/...` and soci-layers */
+void remote_source_bounds(struct reg_opts *o);
+
+/* stream one blob into a job's chunk queue (then close it); no more than
+ * the layer descriptor's size is read */
 int remote_feed_job(struct reg_client *c, const char *repo, struct layer_job *job, struct error *err);
 
 /* index_run for remote images: `jobs` layers fetched and indexed at once */

@@ -174,6 +174,7 @@ static int emit_remote(const char *arg, struct reg_cli *rc_opts, const struct pl
         free(rec);
         return -1;
     }
+    remote_source_bounds(&rc_opts->opts);
     c = reg_cli_client(rc_opts, r.host, err);
     if (c == NULL || reg_ping(c, err) != 0 || remote_resolve(c, &r, sel, &set, &target, err) != 0) {
         reg_client_free(c);
