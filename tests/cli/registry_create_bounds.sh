@@ -4,7 +4,8 @@
 # fails in bounded time (soci-mount's bounds: 5 s connect and low-speed
 # timeouts at 32 KiB/s, 3 retries, about 21 s) with one line, and writes no
 # index.  Before, a stalled manifest or a layer trickled at 2 KiB/s kept
-# create running for minutes or forever.
+# create running for minutes or forever.  A layer streamed past the size
+# its descriptor gives (endless_registry.py) is cut off there.
 . "$ROOT/tests/cli/lib/regfault.sh"
 
 start_registry "$TMP/reg"
@@ -35,4 +36,14 @@ bounded trickle-layer '{"rules": [{"match": "^GET /v2/src/blobs/", "action": "tr
 [ -z "$(soci_entries "$TMP/L2" 2>/dev/null)" ] || fail "trickle-layer: an index was written"
 bounded trickle-layer-pipeline '{"rules": [{"match": "^GET /v2/src/blobs/", "action": "trickle", "rate": 2048, "count": -1}]}' \
     sh -c '"$1" --min-layer-size 1000 "$2" | "$3" -q --min-layer-size 1000 >/dev/null' sh "$LAYERS" "$XREG/src:t" "$ZG"
+
+start_bg "$TMP/endless.port" "$PY" "$ROOT/tests/cli/endless_registry.py" "$TMP/endless.port"
+EREG=127.0.0.1:$BG_PORT
+bounded endless-layer '{}' "$SOCI" create -q --plain-http --min-layer-size 1000 --layout "$TMP/L3" "$EREG/big:t"
+grep -qF "the registry sent more than the 2000000 bytes the descriptor gives" "$TMP/endless-layer.err" ||
+    fail "endless-layer: not stopped at the descriptor's size: $(cat "$TMP/endless-layer.err")"
+bounded endless-layer-pipeline '{}' \
+    sh -c '"$1" --plain-http --min-layer-size 1000 "$2" | "$3" -q --min-layer-size 1000 >/dev/null' sh "$LAYERS" "$EREG/big:t" "$ZG"
+grep -qF "the registry sent more than the 2000000 bytes the descriptor gives" "$TMP/endless-layer-pipeline.err" ||
+    fail "endless-layer-pipeline: not stopped at the descriptor's size: $(cat "$TMP/endless-layer-pipeline.err")"
 finish
