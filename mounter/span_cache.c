@@ -72,6 +72,7 @@ struct span_cache {
     struct span_cache_stats st;
     char last_error[ERROR_MSG_MAX]; /* whole: readers that waited for a fetch fail with it */
     atomic_int checking_first;  /* span_cache_check_first: its error says it all */
+    atomic_int header_checked;  /* gzip: bytes [0, span 0) were read and parsed as a gzip header */
     atomic_llong last_read_ms;  /* CLOCK_MONOTONIC of the last read (readers write, the fetcher reads) */
     /* background fetcher */
     pthread_t bg;
@@ -483,12 +484,21 @@ static int publish(struct span_cache *sc, int32_t s, const uint8_t *comp, size_t
  * return none of them is FETCHING any more: on failure the unpublished ones
  * are released by release_failed (callers must not touch their states:
  * another reader may have claimed them since) */
+static int64_t gzip_header_len(const uint8_t *p, size_t n);
+#define MAX_GZIP_HEADER ((int64_t)1 << 20)
+
 static int fetch_run(struct span_cache *sc, int32_t first, int32_t last, int flags, struct error *err)
 {
     int64_t base = cstart(sc, first), total = cend(sc, last) - base;
+    /* a run from span 0 whose gzip header is unchecked also reads the
+     * header (bytes no digest covers) in the same request */
+    int64_t lead = first == 0 && sc->zi->algorithm == ZTOC_GZIP && !atomic_load(&sc->header_checked) ? base : 0;
     uint8_t *buf;
     int32_t s;
     int rc = 0, pinned = 0;
+
+    base -= lead;
+    total += lead;
 
     if (total <= 0 || total > MAX_SPAN_BYTES * 2) {
         error_set(err, "spans %d..%d have an impossible size", first, last);
@@ -510,6 +520,19 @@ static int fetch_run(struct span_cache *sc, int32_t first, int32_t last, int fla
     sc->st.fetch_requests++;
     sc->st.bytes_fetched += total;
     pthread_mutex_unlock(&sc->mu);
+    if (lead > 0) {
+        if (lead > MAX_GZIP_HEADER || gzip_header_len(buf, (size_t)lead) != lead) {
+            if (lead < 2 || buf[0] != 0x1f || buf[1] != 0x8b)
+                error_set(err, "the layer is not gzip data, but its ztoc says gzip");
+            else
+                error_set(err, "the ztoc's first span starts at byte %lld, but the layer's gzip header ends elsewhere",
+                          (long long)lead);
+            free(buf);
+            release_failed(sc, first, last, err, 0);
+            return -1;
+        }
+        atomic_store(&sc->header_checked, 1);
+    }
     for (s = first; s <= last; s++) {
         const uint8_t *p = buf + (cstart(sc, s) - base);
         size_t n = (size_t)(cend(sc, s) - cstart(sc, s));
@@ -852,22 +875,36 @@ static int64_t gzip_header_len(const uint8_t *p, size_t n)
     return at <= n ? (int64_t)at : -1;
 }
 
-#define MAX_GZIP_HEADER ((int64_t)1 << 20)
-
 int span_cache_check_first(struct span_cache *sc, struct error *err)
 {
     int64_t hdr = cstart(sc, 0);
+    int64_t mismatches;
     int rc;
 
-    if (sc->zi->algorithm == ZTOC_GZIP) {
-        /* span 0 must start right after the gzip header: bytes [0, hdr)
-         * are covered by no digest, and a checkpoint 0 elsewhere would
-         * decode other bytes as the stream's start */
-        uint8_t *h;
+    /* gzip: span 0 must start right after the gzip header: bytes [0, hdr)
+     * are covered by no digest, and a checkpoint 0 elsewhere would decode
+     * other bytes as the stream's start. Fetching span 0 reads and checks
+     * the header in the same request (fetch_run). */
+    RETURN_ERROR_IF(sc->zi->algorithm == ZTOC_GZIP && (hdr < 10 || hdr > MAX_GZIP_HEADER), err,
+                    "the ztoc's first span starts at byte %lld, not after a gzip header", (long long)hdr);
+    pthread_mutex_lock(&sc->mu);
+    mismatches = sc->st.verify_failures;
+    pthread_mutex_unlock(&sc->mu);
+    atomic_store(&sc->checking_first, 1);
+    rc = ensure(sc, 0, 0, 0, err);
+    atomic_store(&sc->checking_first, 0);
+    if (rc != 0) {
+        int mismatched;
+        pthread_mutex_lock(&sc->mu);
+        mismatched = sc->st.verify_failures > mismatches;
+        pthread_mutex_unlock(&sc->mu);
+        /* only a digest mismatch says the ztoc is wrong; a registry error says itself */
+        return mismatched ? error_prefix(err, "the ztoc does not fit this layer") : -1;
+    }
+    if (sc->zi->algorithm == ZTOC_GZIP && !atomic_load(&sc->header_checked)) {
+        /* span 0 came from the disk cache: the header is still unread */
+        uint8_t *h = malloc((size_t)hdr);
         int64_t got;
-        RETURN_ERROR_IF(hdr < 10 || hdr > MAX_GZIP_HEADER, err,
-                        "the ztoc's first span starts at byte %lld, not after a gzip header", (long long)hdr);
-        h = malloc((size_t)hdr);
         RETURN_ERROR_IF(h == NULL, err, "out of memory");
         if (blob_source_read(sc->src, 0, (size_t)hdr, h, err) != 0) {
             free(h);
@@ -879,12 +916,8 @@ int span_cache_check_first(struct span_cache *sc, struct error *err)
         RETURN_ERROR_IF(got != hdr, err,
                         "the ztoc's first span starts at byte %lld, but the layer's gzip header ends elsewhere",
                         (long long)hdr);
+        atomic_store(&sc->header_checked, 1);
     }
-    atomic_store(&sc->checking_first, 1);
-    rc = ensure(sc, 0, 0, 0, err);
-    atomic_store(&sc->checking_first, 0);
-    if (rc != 0)
-        return error_prefix(err, "the ztoc does not fit this layer");
     return 0;
 }
 

@@ -605,7 +605,8 @@ struct prepare_args {
 };
 
 /* the parent's id (0 for none); as containerd's storage.CreateSnapshot: a
- * missing parent is NOT_FOUND, an uncommitted one INVALID_ARGUMENT */
+ * missing parent is NOT_FOUND, an uncommitted one INVALID_ARGUMENT, worded
+ * as overlayfs words it (ctr prints the message as is) */
 static enum snap_status parent_id(struct snapstore *s, const char *parent, int64_t *id, struct error *err)
 {
     struct row pr;
@@ -621,7 +622,7 @@ static enum snap_status parent_id(struct snapstore *s, const char *parent, int64
         return rc;
     row_release(&pr);
     if (pr.info.kind != SNAP_KIND_COMMITTED)
-        return fail(err, SNAP_ERR_INVALID_ARGUMENT, "parent \"%s\" is not a committed snapshot", parent);
+        return fail(err, SNAP_ERR_INVALID_ARGUMENT, "failed to create snapshot: parent \"%s\" is not committed snapshot", parent);
     *id = pr.id;
     return SNAP_OK;
 }
