@@ -8,6 +8,7 @@
 #include "digest.h"
 #include "gojson.h"
 #include "oci.h"
+#include "prefetch.h"
 #include "strutil.h"
 
 static void write_desc_head(struct gojson *j, const char *mt, const char *digest, int64_t size)
@@ -62,6 +63,17 @@ int soci_index_encode(const struct soci_index *ix, char **out, size_t *len, stru
             gojson_key(&j, ANN_SPAN_SIZE);
             gojson_cstr(&j, span);
         }
+        gojson_end_object(&j);
+        gojson_end_object(&j);
+    }
+    for (i = 0; i < ix->nprefetch; i++) {
+        const struct soci_prefetch_ref *p = &ix->prefetch[i];
+        gojson_begin_object(&j);
+        write_desc_head(&j, PREFETCH_MEDIA_TYPE, p->digest, p->size);
+        gojson_key(&j, "annotations");
+        gojson_begin_object(&j);
+        gojson_key(&j, ANN_LAYER_DIGEST);
+        gojson_cstr(&j, p->layer_digest);
         gojson_end_object(&j);
         gojson_end_object(&j);
     }
@@ -125,7 +137,9 @@ int soci_index_parse(const uint8_t *bytes, size_t len, struct soci_index *ix, st
         return error_set(err, "SOCI index has no layers");
     }
     ix->ztocs = calloc(json_array_size(layers) + 1, sizeof(*ix->ztocs));
-    if (ix->ztocs == NULL) {
+    ix->prefetch = calloc(json_array_size(layers) + 1, sizeof(*ix->prefetch));
+    if (ix->ztocs == NULL || ix->prefetch == NULL) {
+        soci_index_release(ix);
         json_decref(root);
         return error_set(err, "out of memory");
     }
@@ -137,8 +151,22 @@ int soci_index_parse(const uint8_t *bytes, size_t len, struct soci_index *ix, st
             error_prefix(err, "SOCI index layer %zu", i);
             goto fail;
         }
+        if (strcmp(d.media_type, PREFETCH_MEDIA_TYPE) == 0) {
+            struct soci_prefetch_ref *p = &ix->prefetch[ix->nprefetch];
+            ann = json_object_get(l, "annotations");
+            copy(p->layer_digest, sizeof(p->layer_digest),
+                 json_string_value(json_object_get(ann, ANN_LAYER_DIGEST)));
+            /* one without a layer is of no use to anyone: skipped, as
+             * upstream's lookup by layer would never find it */
+            if (!digest_valid(p->layer_digest) || !digest_valid(d.digest))
+                continue;
+            copy(p->digest, sizeof(p->digest), d.digest);
+            p->size = d.size;
+            ix->nprefetch++;
+            continue;
+        }
         if (strcmp(d.media_type, MT_OCTET_STREAM) != 0)
-            continue; /* prefetch artifacts and the like */
+            continue; /* other artifacts: not ours to read */
         z = &ix->ztocs[ix->nztocs++];
         copy(z->ztoc_digest, sizeof(z->ztoc_digest), d.digest);
         z->ztoc_size = d.size;
@@ -181,4 +209,7 @@ void soci_index_release(struct soci_index *ix)
     free(ix->ztocs);
     ix->ztocs = NULL;
     ix->nztocs = 0;
+    free(ix->prefetch);
+    ix->prefetch = NULL;
+    ix->nprefetch = 0;
 }

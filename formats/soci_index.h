@@ -4,6 +4,7 @@
  * and whose layers are the ztoc descriptors, in image layer order.  The
  * bytes must be exactly Go's json.Marshal of image-spec's Manifest, or the
  * Go snapshotter will refuse the index (§4.3): this module writes them.
+ * Pure functions, no shared state: thread safe; errors: -1 and one line.
  */
 #ifndef SOCI_SOCI_INDEX_H
 #define SOCI_SOCI_INDEX_H
@@ -23,10 +24,19 @@ struct soci_ztoc_ref {
     int disable_xattrs;
 };
 
+/* a prefetch artifact descriptor (formats/prefetch.h), after the ztocs */
+struct soci_prefetch_ref {
+    char digest[80];
+    int64_t size;
+    char layer_digest[80];
+};
+
 struct soci_index {
     int version;                /* 1 or 2 */
     size_t nztocs;
     struct soci_ztoc_ref *ztocs;
+    size_t nprefetch;           /* written after the ztocs, in layer order */
+    struct soci_prefetch_ref *prefetch;
     /* v1 only: the image manifest the index belongs to */
     char subject_media_type[256];
     char subject_digest[80];
@@ -38,7 +48,8 @@ struct soci_index {
 int soci_index_encode(const struct soci_index *ix, char **out, size_t *len, struct error *err);
 
 /* parse a SOCI index manifest; fails on "unknown index version" as
- * upstream; ztocs is malloc'd (release with soci_index_release) */
+ * upstream; ztocs and prefetch are malloc'd (release with
+ * soci_index_release); descriptors of other media types are skipped */
 int soci_index_parse(const uint8_t *bytes, size_t len, struct soci_index *ix, struct error *err);
 void soci_index_release(struct soci_index *ix);
 
