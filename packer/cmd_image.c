@@ -85,7 +85,8 @@ struct pull {
     const char *index_digest;  /* --soci-index-digest or NULL */
     char source_label[600];    /* containerd.io/distribution.source.<host> */
     int fetched_layers;
-    int lazy_layers;
+    int lazy_layers;    /* answered AlreadyExists by the snapshotter: mounted lazily */
+    int present_layers; /* committed by an earlier pull */
 };
 
 static void say_fetching(const char *digest, const char *media_type)
@@ -267,7 +268,7 @@ static int unpack_layer(struct pull *p, const struct resolved_image *img, size_t
     if (ctrd_snapshot_exists(p->ctrd, p->snapshotter, chain[i], &exists, err) != 0)
         return -1;
     if (exists) {
-        p->lazy_layers++; /* there from an earlier pull: nothing to fetch */
+        p->present_layers++; /* there from an earlier pull: nothing to fetch */
         return 0;
     }
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -572,8 +573,11 @@ static int rpull(int argc, char **argv)
     leased = 1;
     if (pull_image(&p, &sel, &err) != 0)
         goto out;
-    printf("pulled %s: %d layer%s fetched, %d served by snapshotter %s\n", argv[optind], p.fetched_layers,
+    printf("pulled %s: %d layer%s fetched, %d served by snapshotter %s", argv[optind], p.fetched_layers,
            p.fetched_layers == 1 ? "" : "s", p.lazy_layers, p.snapshotter);
+    if (p.present_layers > 0)
+        printf(", %d already present", p.present_layers);
+    printf("\n");
     status = 0;
 out:
     if (leased) {

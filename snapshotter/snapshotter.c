@@ -714,35 +714,33 @@ enum snap_status snapshotter_cleanup(struct snapshotter *sn, struct error *err)
     return SNAP_OK;
 }
 
-void snapshotter_status(struct snapshotter *sn, FILE *out)
+int snapshotter_status(struct snapshotter *sn, snapshotter_status_fn emit, void *arg, struct error *err)
 {
     struct remote_list l;
-    struct error err;
     size_t i;
 
-    if (list_remote(sn, &l, &err) != 0) {
-        fprintf(out, "error: %s\n", err.msg);
-        return;
-    }
+    if (list_remote(sn, &l, err) != 0)
+        return -1;
     for (i = 0; i < l.n; i++) {
         struct remote_rec *r = &l.v[i];
+        struct remote_layer_status st = {.key = r->name, .layer = r->layer, .state = "unpacked"};
         char fs_dir[4200];
-        int64_t id, bytes = 0;
-        double pct = 0;
-        const char *state = "unpacked";
+        struct error perr;
+        int64_t id;
         if (r->active)
             continue;
         if (r->fuse) {
-            state = "lost";
-            if (snapshot_paths(sn, r->name, &id, fs_dir, sizeof(fs_dir), &err) == 0 &&
+            st.state = "lost";
+            if (snapshot_paths(sn, r->name, &id, fs_dir, sizeof(fs_dir), &perr) == 0 &&
                 remote_mount_state(fs_dir) == MOUNT_LIVE) {
-                state = "mounted";
-                remote_mount_progress(fs_dir, r->layer, &pct, &bytes);
+                st.state = "mounted";
+                remote_mount_progress(fs_dir, r->layer, &st.fetched_pct, &st.bytes_fetched);
             }
         } else {
-            pct = 100;
+            st.fetched_pct = 100;
         }
-        fprintf(out, "%s %s %s %.1f%% %lld\n", r->name, r->layer, state, pct, (long long)bytes);
+        emit(arg, &st);
     }
     remote_list_free(&l);
+    return 0;
 }

@@ -46,8 +46,16 @@ enum snap_status snapshotter_prepare(struct snapshotter *sn, const char *ns, enu
 enum snap_status snapshotter_remove(struct snapshotter *sn, const char *key, struct error *err);
 enum snap_status snapshotter_cleanup(struct snapshotter *sn, struct error *err);
 
-/* one line per remote layer: key, layer digest, state (mounted, lost,
- * unpacked), fetched %, bytes fetched */
-void snapshotter_status(struct snapshotter *sn, FILE *out);
+/* every committed remote layer, one emit() each: its key, layer digest,
+ * state ("mounted": served lazily by a live mount process; "lost": its mount
+ * process is gone; "unpacked": downloaded and unpacked, no ztoc), the share
+ * of its spans fetched so far and the bytes fetched */
+struct remote_layer_status {
+    const char *key, *layer, *state;
+    double fetched_pct;
+    int64_t bytes_fetched;
+};
+typedef void (*snapshotter_status_fn)(void *arg, const struct remote_layer_status *st);
+int snapshotter_status(struct snapshotter *sn, snapshotter_status_fn emit, void *arg, struct error *err);
 
 #endif

@@ -2,6 +2,7 @@
  *
  *   soci-snapshotter-grpc [--address SOCK] [--root DIR] [--config FILE] [--log-level L]
  *   soci-snapshotter-grpc [--config FILE] config dump | config default
+ *   soci-snapshotter-grpc [--root DIR] status
  *
  * Serves containerd.services.snapshots.v1.Snapshots on a unix socket
  * (service.h).  Flags win over SOCI_SNAPSHOTTER_ADDRESS / _ROOT / _CONFIG,
@@ -10,7 +11,8 @@
  * Logs are JSON lines on stdout; a failure to start is one plain line on
  * stderr and exit 1 (exit 2 for bad usage).  SIGTERM: stop serving and exit
  * leaving lazily mounted layers serving (the next start re-attaches);
- * SIGINT: the same, but unmount every lazily mounted layer first.
+ * SIGINT: the same, but unmount every lazily mounted layer first; SIGUSR1:
+ * write the status of every remote layer (daemon_status.h).
  */
 #include <errno.h>
 #include <limits.h>
@@ -23,6 +25,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "daemon_status.h"
 #include "error.h"
 #include "gojson.h"
 #include "log.h"
@@ -42,7 +45,7 @@ struct args {
     const char *config;
     int config_given;        /* --config or the environment: a missing file is an error */
     const char *log_level;
-    const char *command;     /* NULL, or "config" with subcommand */
+    const char *command;     /* NULL, "status", or "config" with subcommand */
     const char *subcommand;
 };
 
@@ -51,6 +54,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: " PROG " [--address SOCK] [--root DIR] [--config FILE] [--log-level LEVEL]\n"
             "       " PROG " [--config FILE] config dump|default\n"
+            "       " PROG " [--root DIR] status\n"
             "\n"
             "containerd proxy snapshotter with SOCI lazy loading.\n"
             "\n"
@@ -64,9 +68,12 @@ static void usage(FILE *f)
             "\n"
             "  config dump        print the effective configuration as TOML\n"
             "  config default     print the default configuration as TOML\n"
+            "  status             one line per remote layer of the daemon serving --root:\n"
+            "                     key, layer, state (mounted, lost, unpacked), fetched %%, bytes\n"
             "\n"
             "SIGTERM stops serving and leaves lazily mounted layers for the next start;\n"
-            "SIGINT unmounts them first.  Logs are JSON lines on stdout.\n");
+            "SIGINT unmounts them first; SIGUSR1 writes ROOT/status.  Logs are JSON lines\n"
+            "on stdout.\n");
 }
 
 /* logrus's level names as upstream accepts them, onto lib/log's four */
@@ -100,9 +107,9 @@ static int parse_args(int argc, char **argv, struct args *a)
         int which = -1;
 
         if (arg[0] != '-' || !arg[1]) {
-            if (!a->command && strcmp(arg, "config") == 0)
+            if (!a->command && (strcmp(arg, "config") == 0 || strcmp(arg, "status") == 0))
                 a->command = arg;
-            else if (a->command && !a->subcommand)
+            else if (a->command && strcmp(a->command, "config") == 0 && !a->subcommand)
                 a->subcommand = arg;
             else
                 return bad_usage("unexpected argument", arg);
@@ -132,7 +139,7 @@ static int parse_args(int argc, char **argv, struct args *a)
             return bad_usage("missing value for", arg);
         *targets[which] = value;
     }
-    if (a->command && (!a->subcommand || (strcmp(a->subcommand, "dump") != 0 &&
+    if (a->command && strcmp(a->command, "config") == 0 && (!a->subcommand || (strcmp(a->subcommand, "dump") != 0 &&
                                           strcmp(a->subcommand, "default") != 0)))
         return bad_usage("config: want dump or default, got", a->subcommand ? a->subcommand : "nothing");
     if (a->config)
@@ -288,6 +295,13 @@ int main(int argc, char **argv)
     a.address = address_path(a.address);
     if (!log_level_of(a.log_level))
         return bad_usage("unknown log level", a.log_level);
+    if (a.command && strcmp(a.command, "status") == 0) {
+        if (daemon_status_query(a.root, stdout, &err) != 0) {
+            cli_report(PROG, &err);
+            return 1;
+        }
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
     if (a.command)
         return print_config(&a);
 
@@ -296,6 +310,7 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     log_set_output(stdout);
@@ -310,10 +325,19 @@ int main(int argc, char **argv)
         snap_config_free(&cfg);
         return 1;
     }
+    if (daemon_pid_write(a.root, &err) != 0)
+        log_event("warn", err.msg, NULL); /* only `status` needs it */
     log_serving(&a);
 
-    while (sigwait(&sigs, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
-        ;
+    for (;;) {
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+        if (daemon_status_write(sn, a.root, &err) != 0)
+            log_event("warn", err.msg, NULL);
+    }
+    daemon_pid_remove(a.root);
     snprintf(fields, sizeof(fields), "\"signal\":\"%s\"", sig == SIGINT ? "SIGINT" : "SIGTERM");
     log_event("info", sig == SIGINT ? "shutting down, unmounting layers" : "shutting down, leaving layers mounted",
               fields);

@@ -49,7 +49,7 @@ expect_fail "unreachable containerd" "not reachable at $TMP/nowhere.sock" \
 expect_fail "unknown snapshotter" 'no snapshotter "nosuch"' \
     $R --snapshotter nosuch --user "$REG_USER:$REG_PASS" "$REF"
 no_image "unknown snapshotter"
-expect_fail "wrong password" "401|unauthorized|denied|credentials" \
+expect_fail "wrong password" "authentication failed|401|unauthorized|denied" \
     env DOCKER_CONFIG="$TMP/empty-docker" $R --user "$REG_USER:wrong-secret-77" "$REF"
 grep -q "wrong-secret-77" "$TMP/err" "$TMP/out" && fail "the wrong password was echoed"
 no_image "wrong password"

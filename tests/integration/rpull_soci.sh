@@ -64,7 +64,13 @@ pull_and_run() {
         _before=$(served "$L_BIG")
         [ "$_before" -lt "$BIG_SIZE" ] || fail "$_name: the registry served $_before of $BIG_SIZE bytes before the run"
     else
-        [ "$_layers" -eq 4 ] || fail "$_name: rpull fetched $_layers layers of an unindexed image, want 4"
+        # every layer is downloaded by rpull, except those an earlier pull
+        # left committed (the busybox base is shared): none is lazy
+        _present=$(sed -n 's/^pulled .*, \([0-9]*\) already present$/\1/p' "$TMP/$_name.out")
+        [ "$_layers" -eq $((4 - ${_present:-0})) ] ||
+            fail "$_name: rpull fetched $_layers layers of an unindexed image (${_present:-0} already present), want 4 in all"
+        grep -q "^pulled $_ref: $_layers layers\{0,1\} fetched, 0 served by snapshotter soci" "$TMP/$_name.out" ||
+            fail "$_name: the summary does not say $_layers fetched, 0 served lazily"
         grep -q "^fetching sha256:$_big\.\.\. " "$TMP/$_name.out" || fail "$_name: the big layer was not fetched"
     fi
     grep -q "^pulled $_ref: " "$TMP/$_name.out" || fail "$_name: no summary line"

@@ -100,6 +100,25 @@ got=$(echo "$out" | sed -n 's|^\([0-9a-f]\{64\}\)  /big/file$|\1|p')
 echo "$out" | grep -qx "small layer one" || fail "the container does not see /etc/soci-small-1"
 echo "$out" | grep -q "^500 /data/soci-small-2/a" || fail "the container does not see /data/soci-small-2/a"
 
+# -- the status line per remote layer (soci-snapshotter-grpc status)
+"$SNAPD" --root "$SNAP_DIR/root" status >"$TMP/status.out" 2>"$TMP/status.err" ||
+    fail "soci-snapshotter-grpc status failed: $(cat "$TMP/status.err")"
+echo "status:"
+sed 's/^/    /' "$TMP/status.out"
+head -n 1 "$TMP/status.out" | grep -q "^KEY .* LAYER .* STATE .* FETCHED .* BYTES$" || fail "status has no header"
+big_line=$(grep " $L_BIG " "$TMP/status.out")
+echo "$big_line" | grep -q " mounted " || fail "status does not show the big layer mounted: $big_line"
+big_pct=$(echo "$big_line" | awk '{print $4}' | tr -d %)
+big_bytes=$(echo "$big_line" | awk '{print $5}')
+awk -v p="$big_pct" 'BEGIN{exit !(p > 0 && p <= 100)}' || fail "status: big layer fetched '$big_pct'%, want (0,100]"
+[ "${big_bytes:-0}" -gt 0 ] || fail "status: big layer bytes fetched '$big_bytes', want > 0"
+for l in $L_BUSYBOX $L_SMALL1 $L_SMALL2; do
+    grep " $l " "$TMP/status.out" | grep -q " unpacked *100.0% " || fail "status does not show $l unpacked"
+done
+"$SNAPD" --root "$TMP/no-daemon-here" status >/dev/null 2>"$TMP/status2.err" && fail "status without a daemon exited 0"
+[ "$(wc -l <"$TMP/status2.err")" -eq 1 ] && grep -q "no soci-snapshotter-grpc is serving" "$TMP/status2.err" ||
+    fail "status without a daemon: want one line, got: $(cat "$TMP/status2.err")"
+
 after=$(served "$L_BIG")
 echo "big layer bytes served: $before before the run ($(awk -v a="$before" -v b="$BIG_SIZE" 'BEGIN{printf "%.1f", 100*a/b}')% of $BIG_SIZE), $after after it, in $(blob_requests "$L_BIG") requests"
 finish
