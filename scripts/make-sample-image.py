@@ -59,7 +59,8 @@ def busybox_layer():
         add(tf, "bin/busybox", data, mode=0o755)
         for a in sorted(set(applets)):
             if a != "busybox":
-                add(tf, "bin/" + a, kind=tarfile.LNKTYPE, linkname="bin/busybox")
+                # a hard link carries its target's mode: containerd applies it
+                add(tf, "bin/" + a, mode=0o755, kind=tarfile.LNKTYPE, linkname="bin/busybox")
         add(tf, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
         add(tf, "etc/group", b"root:x:0:\n")
         add(tf, "etc/hostname", b"soci-demo\n")
@@ -107,6 +108,11 @@ def main():
             plat = args.pop(0)
         elif a == "--docker":
             docker = True
+        elif a in ("-h", "--help"):
+            print(__doc__.strip())
+            return
+        elif a.startswith("-"):
+            raise SystemExit("make-sample-image: unknown option %s; see --help" % a)
         else:
             pos.append(a)
     if not pos:
