@@ -328,7 +328,7 @@ int cmd_convert(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct index_params params;
-    struct pack_opts po = {0, 2, stdout, NULL, NULL};
+    struct pack_opts po = {0, 2, stdout, NULL, NULL, NULL};
     struct platform_sel sel;
     struct oci_layout src, dst;
     struct resolved_set set;

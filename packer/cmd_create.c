@@ -24,6 +24,7 @@
 #include "layers.h"
 #include "oci_layout.h"
 #include "pack.h"
+#include "prefetch_build.h"
 #include "progress.h"
 #include "reg_cli.h"
 #include "registry.h"
@@ -45,7 +46,10 @@ static void usage(FILE *f)
             "  -j, --jobs N                layers indexed at once (default: number of CPUs)\n"
             "  --optimizations xattr       mark layers without xattrs (disable-xattrs annotation)\n"
             "  -f, --force                 rebuild ztocs that already exist\n"
-            "  -q, --quiet                 no progress line, no per-layer lines\n\n"
+            "  -q, --quiet                 no progress line, no per-layer lines\n"
+            "  --prefetch-files FILE       paths (one per line) to fetch before a mount answers: a\n"
+            "                              prefetch artifact per layer that holds some of them\n"
+            "  --prefetch-file PATH        one such path (repeatable)\n\n"
             "For an image in a registry (soci create REGISTRY/REPO:TAG), layers stream from the\n"
             "registry through the indexer without touching the disk:\n"
             "  --layout DIR                where to keep the artifacts (default: a cache directory)\n"
@@ -170,6 +174,8 @@ int cmd_create(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"layout", required_argument, NULL, 'L'},
         {"push", no_argument, NULL, 'P'},
+        {"prefetch-files", required_argument, NULL, 'X'},
+        {"prefetch-file", required_argument, NULL, 'Y'},
         INDEX_LONG_OPTIONS,
         REG_CLI_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
@@ -178,7 +184,8 @@ int cmd_create(int argc, char **argv)
     struct reg_cli rc_opts;
     const char *layout_dir = NULL;
     int push = 0;
-    struct pack_opts po = {0, 1, stdout, NULL, NULL};
+    struct pack_opts po = {0, 1, stdout, NULL, NULL, NULL};
+    static struct prefetch_paths prefetch_list;
     struct platform_sel sel;
     struct oci_layout l;
     struct resolved_set set;
@@ -208,6 +215,16 @@ int cmd_create(int argc, char **argv)
             break;
         case 'P':
             push = 1;
+            break;
+        case 'X':
+        case 'Y':
+            /* static: lives as long as the process, whatever path it ends by */
+            if ((c == 'X' ? prefetch_paths_load(&prefetch_list, optarg, &err)
+                          : prefetch_paths_add(&prefetch_list, optarg, &err)) != 0) {
+                fprintf(stderr, "soci: %s\n", err.msg);
+                return 2;
+            }
+            po.prefetch = &prefetch_list;
             break;
         case 'p':
             if (platform_sel_add(&sel, optarg, &err) != 0) {

@@ -12,6 +12,7 @@ int cmd_index(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_image(int argc, char **argv);
+int cmd_prefetch(int argc, char **argv);
 
 /* max size of a ztoc we agree to load */
 #define SOCI_MAX_ZTOC_SIZE ((size_t)1 << 30)

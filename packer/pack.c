@@ -6,6 +6,7 @@
 
 #include "digest.h"
 #include "oci.h"
+#include "prefetch_build.h"
 #include "sha256.h"
 #include "soci_index.h"
 #include "strutil.h"
@@ -33,6 +34,8 @@ struct prepared {
     size_t json_len;
     char subject[80];
     char platform[128];
+    struct prefetch_blob *prefetch;     /* --prefetch-files: one per layer with hits */
+    size_t nprefetch;
 };
 
 /* a layer of the current image, from its manifest */
@@ -92,6 +95,7 @@ static void free_prepared(struct prepared *p)
     free(p->ztocs);
     free(p->json);
     free(p->manifest_data);
+    prefetch_blobs_free(p->prefetch, p->nprefetch);
 }
 
 void packer_free(struct packer *pk)
@@ -305,12 +309,75 @@ static int record_in_index_json(json_t *index, const char *subject, const char *
     return 0;
 }
 
+/* --prefetch-files: an artifact per layer the paths are found in, named in
+ * the index after the ztocs (soci-format.md §4.2, §4.6) */
+static int build_prefetch(struct packer *pk, struct soci_index *ix, struct prefetch_blob **pf, size_t *npf,
+                          struct error *err)
+{
+    struct prefetch_layer *layers;
+    uint8_t **owned;
+    size_t i, k;
+    int rc = -1;
+
+    layers = calloc(pk->nlayers + 1, sizeof(*layers));
+    owned = calloc(pk->nlayers + 1, sizeof(*owned));
+    if (layers == NULL || owned == NULL) {
+        free(layers);
+        free(owned);
+        return error_set(err, "out of memory");
+    }
+    for (k = 0; k < pk->nlayers; k++)
+        layers[k].layer_digest = pk->layers[k].digest;
+    for (i = 0; i < pk->nztocs; i++) {
+        const struct pending_ztoc *z = &pk->ztocs[i];
+        struct prefetch_layer *L = &layers[z->n]; /* add_ztoc bounded n */
+        if (z->reused) {
+            if (layout_read_blob(pk->dest, z->ztoc.digest, z->ztoc.size, MAX_REUSED_ZTOC, &owned[z->n],
+                                 &L->ztoc_len, err) != 0)
+                goto out;
+            L->ztoc = owned[z->n];
+        } else {
+            L->ztoc = z->data;
+            L->ztoc_len = z->len;
+        }
+    }
+    if (prefetch_build(pk->opts.prefetch, layers, pk->nlayers, pk->image.manifest.digest, stderr, pf, npf, err) != 0)
+        goto out;
+    ix->prefetch = calloc(*npf + 1, sizeof(*ix->prefetch));
+    if (ix->prefetch == NULL) {
+        prefetch_blobs_free(*pf, *npf);
+        *pf = NULL;
+        *npf = 0;
+        error_set(err, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < *npf; i++) {
+        struct soci_prefetch_ref *r = &ix->prefetch[i];
+        str_copy(r->digest, sizeof(r->digest), (*pf)[i].digest);
+        r->size = (int64_t)(*pf)[i].len;
+        str_copy(r->layer_digest, sizeof(r->layer_digest), (*pf)[i].layer_digest);
+        if (pk->opts.lines)
+            fprintf(pk->opts.lines, "Created prefetch artifact for layer %s: %s\n", r->layer_digest, r->digest);
+    }
+    if (pk->opts.lines)
+        fflush(pk->opts.lines);
+    ix->nprefetch = *npf;
+    rc = 0;
+out:
+    for (k = 0; k < pk->nlayers; k++)
+        free(owned[k]);
+    free(owned);
+    free(layers);
+    return rc;
+}
+
 static int prepare_image(struct packer *pk, struct error *err)
 {
     struct soci_index ix;
     struct prepared *p;
+    struct prefetch_blob *pf = NULL;
     char *json = NULL;
-    size_t len, i;
+    size_t len, i, npf = 0;
 
     memset(&ix, 0, sizeof(ix));
     RETURN_ERROR_IF(pk->nztocs == 0, err,
@@ -339,14 +406,22 @@ static int prepare_image(struct packer *pk, struct error *err)
     str_copy(ix.subject_digest, sizeof(ix.subject_digest), pk->image.manifest.digest);
     ix.subject_size = pk->image.manifest.size;
     str_copy(ix.build_tool, sizeof(ix.build_tool), pk->ztocs[0].build_tool);
-    if (soci_index_encode(&ix, &json, &len, err) != 0) {
+    if (pk->opts.prefetch && pk->opts.prefetch->n > 0 && build_prefetch(pk, &ix, &pf, &npf, err) != 0) {
         free(ix.ztocs);
         return -1;
     }
+    if (soci_index_encode(&ix, &json, &len, err) != 0) {
+        free(ix.ztocs);
+        free(ix.prefetch);
+        prefetch_blobs_free(pf, npf);
+        return -1;
+    }
     free(ix.ztocs);
+    free(ix.prefetch);
     p = realloc(pk->ready, (pk->nready + 1) * sizeof(*p));
     if (p == NULL) {
         free(json);
+        prefetch_blobs_free(pf, npf);
         return error_set(err, "out of memory");
     }
     pk->ready = p;
@@ -356,6 +431,8 @@ static int prepare_image(struct packer *pk, struct error *err)
     p->nztocs = pk->nztocs;
     p->json = json;
     p->json_len = len;
+    p->prefetch = pf;
+    p->nprefetch = npf;
     str_copy(p->subject, sizeof(p->subject), pk->image.manifest.digest);
     str_copy(p->platform, sizeof(p->platform), pk->image.platform);
     p->manifest_data = pk->image_manifest;
@@ -393,6 +470,9 @@ int packer_finish(struct packer *pk, struct error *err)
             RETURN_ERROR_IF(strcmp(digest, z->ztoc.digest) != 0, err, "ztoc %s was stored as %s", z->ztoc.digest,
                             digest);
         }
+        for (i = 0; i < p->nprefetch; i++)
+            if (layout_write_blob(pk->dest, p->prefetch[i].json, p->prefetch[i].len, NULL, err) != 0)
+                return -1;
         if (layout_write_blob(pk->dest, "{}", 2, NULL, err) != 0 ||
             layout_write_blob(pk->dest, p->json, p->json_len, digest, err) != 0)
             return -1;

@@ -23,9 +23,11 @@ struct pack_opts {
     FILE *lines;                /* upstream's per-layer lines (stdout), or NULL */
     FILE *notes;                /* a summary line per index (stderr), or NULL */
     const char *tag;            /* name a remote image by this tag in the layout (or NULL) */
+    const struct prefetch_paths *prefetch; /* --prefetch-files: artifacts per layer (or NULL) */
 };
 
 struct packer;
+struct prefetch_paths;
 
 /* dest must be open and locked by the caller */
 struct packer *packer_new(struct oci_layout *dest, const struct pack_opts *opts);

@@ -19,6 +19,7 @@ static void usage(FILE *f)
             "  push oci:DIR:TAG REGISTRY/REPO push the SOCI indexes of an image and their ztocs\n"
             "  index list|info|rm             the SOCI indexes of a layout (or --remote: of a registry)\n"
             "  ztoc list|info|get-file        the ztocs of a layout; one ztoc's summary; one file of a layer\n"
+            "  prefetch list|info             the prefetch artifacts of a layout (create --prefetch-files)\n"
             "  image rpull REF                pull into containerd, indexed layers lazily\n"
             "  version                        print the version\n\n"
             "'soci COMMAND --help' for a command's options.  Commands that take --layout DIR\n"
@@ -43,6 +44,8 @@ int main(int argc, char **argv)
         return cmd_push(argc - 1, argv + 1);
     if (strcmp(argv[1], "image") == 0)
         return cmd_image(argc - 1, argv + 1);
+    if (strcmp(argv[1], "prefetch") == 0)
+        return cmd_prefetch(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("soci (%s) %s\n", SOCI_C_NAME, SOCI_C_VERSION);
         return 0;

@@ -32,7 +32,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct pack_opts po = {0, 1, stdout, NULL, NULL};
+    struct pack_opts po = {0, 1, stdout, NULL, NULL, NULL};
     struct oci_layout l;
     struct stream_reader *r;
     struct stream_record *rec;
