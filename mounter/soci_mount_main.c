@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -70,19 +71,46 @@ struct mounted {
     int running, mounted;
 };
 
-static struct mounted *units;
-static size_t nunits;
-/* stopping: the signal thread, the mount watcher and main's cleanup each
- * end the sessions; stop_mu makes that happen once, and guards
- * overlay_target (cleared once it is unmounted) */
-static pthread_mutex_t stop_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER; /* stopping became 1 */
-static char overlay_target[4096];
-static dev_t overlay_dev;
-static ino_t overlay_ino;       /* with overlay_dev: a bind mount of a same-device dir shows too */
-static int image_mode;          /* --image: units[].dir are our own directories */
-static char work_base[4096];    /* --image: the work dir we made ("" if the user's) */
-static atomic_int stopping;
+/* Everything one soci-mount run holds, passed explicitly (no file-level
+ * state).  Threads: main, the signal thread, the --image mount watcher
+ * and one FUSE loop per layer.
+ *   - opt: written by parse(), read-only once any thread exists.
+ *   - units, nunits, image_mode, work_base, overlay_dev, overlay_ino:
+ *     written by main before the signal thread and the watcher start,
+ *     read-only afterwards (units[i].mounted: see stop_mu).
+ *   - stop_mu guards overlay_target (cleared once it is unmounted),
+ *     units[i].mounted and the sessions' exit: the signal thread, the
+ *     watcher and main's cleanup each end the sessions, and the lock
+ *     makes that happen once; stop_cond is signalled when stopping
+ *     becomes 1.
+ *   - stopping is atomic: the watcher and the signal thread read it
+ *     without the lock; set_stopping() also wakes the watcher, which main
+ *     joins before the context is freed. */
+struct mount_ctx {
+    struct options opt;
+    struct mounted *units;
+    size_t nunits;
+    int image_mode;             /* --image: units[].dir are our own directories */
+    char work_base[4096];       /* --image: the work dir we made ("" if the user's) */
+    dev_t overlay_dev;
+    ino_t overlay_ino;          /* with overlay_dev: a bind mount of a same-device dir shows too */
+    sigset_t sigs;              /* what the signal thread waits for */
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cond;
+    char overlay_target[4096];  /* under stop_mu */
+    atomic_int stopping;
+    int wake_fd;                /* eventfd: readable once stopping is 1 (wakes the watcher) */
+};
+
+/* stopping := 1, and the watcher wakes up to see it */
+static void set_stopping(struct mount_ctx *ctx)
+{
+    uint64_t one = 1;
+
+    atomic_store(&ctx->stopping, 1);
+    if (ctx->wake_fd >= 0 && write(ctx->wake_fd, &one, sizeof(one)) != sizeof(one))
+        (void)0; /* the counter is already non-zero: the watcher wakes anyway */
+}
 
 static void usage(FILE *f)
 {
@@ -257,6 +285,33 @@ static int check_mountpoint(const char *mp, struct error *err)
     return 0;
 }
 
+/* what parse() cannot check alone: the registry options, the mountpoint,
+ * the log file; 0, or the exit status after one line on stderr */
+static int finish_options(struct options *o, struct error *err)
+{
+    o->reg.opts.connect_timeout_ms = o->fetch_timeout * 1000;
+    o->reg.opts.low_speed_secs = o->fetch_timeout;
+    o->reg.opts.low_speed_bytes = (long)o->fetch_min_rate;
+    o->reg.opts.max_retries = o->fetch_retries > 0 ? (int)o->fetch_retries : -1; /* -1: none */
+    if (reg_cli_finish(&o->reg, err) != 0) {
+        fprintf(stderr, PROG ": %s\n", err->msg);
+        return 2;
+    }
+    if (check_mountpoint(o->mountpoint, err) != 0) {
+        fprintf(stderr, PROG ": %s\n", err->msg);
+        return 1;
+    }
+    if (o->log_file) {
+        FILE *lf = fopen(o->log_file, "ae");
+        if (lf == NULL) {
+            fprintf(stderr, PROG ": --log-file %s: %s\n", o->log_file, strerror(errno));
+            return 1;
+        }
+        log_set_output(lf); /* kept open until exit */
+    }
+    return 0;
+}
+
 /* ztoc -> verified tree, cache and FUSE fs for one layer */
 static int prepare_layer(struct mounted *m, const struct options *o, struct located_image *img, struct error *err)
 {
@@ -329,10 +384,10 @@ static int prefetch(struct mounted *m, const char *file, struct error *err)
     return 0;
 }
 
-static int any_fuse_unit(void)
+static int any_fuse_unit(const struct mount_ctx *ctx)
 {
-    for (size_t i = 0; i < nunits; i++)
-        if (units[i].fuse)
+    for (size_t i = 0; i < ctx->nunits; i++)
+        if (ctx->units[i].fuse)
             return 1;
     return 0;
 }
@@ -347,61 +402,64 @@ static void *loop_main(void *arg)
 
 /* end every FUSE session (unmounting makes the loops return) and the
  * overlay, once; overlay_gone: it was unmounted already */
-static void stop_all(int overlay_gone)
+static void stop_all(struct mount_ctx *ctx, int overlay_gone)
 {
     size_t i;
 
-    pthread_mutex_lock(&stop_mu);
-    atomic_store(&stopping, 1);
-    pthread_cond_broadcast(&stop_cond);
-    if (overlay_target[0] && !overlay_gone)
-        umount2(overlay_target, MNT_DETACH);
-    overlay_target[0] = '\0';
-    for (i = 0; i < nunits; i++)
-        if (units[i].fuse && units[i].mounted && units[i].fs.se) {
-            fuse_session_exit(units[i].fs.se);
-            umount2(units[i].dir, MNT_DETACH);
+    pthread_mutex_lock(&ctx->stop_mu);
+    set_stopping(ctx);
+    pthread_cond_broadcast(&ctx->stop_cond);
+    if (ctx->overlay_target[0] && !overlay_gone)
+        umount2(ctx->overlay_target, MNT_DETACH);
+    ctx->overlay_target[0] = '\0';
+    for (i = 0; i < ctx->nunits; i++) {
+        struct mounted *m = &ctx->units[i];
+        if (m->fuse && m->mounted && m->fs.se) {
+            fuse_session_exit(m->fs.se);
+            umount2(m->dir, MNT_DETACH);
         }
-    pthread_mutex_unlock(&stop_mu);
+    }
+    pthread_mutex_unlock(&ctx->stop_mu);
 }
 
 /* signals end every session */
 static void *signal_main(void *arg)
 {
-    sigset_t *set = arg;
+    struct mount_ctx *ctx = arg;
     int sig;
 
-    if (sigwait(set, &sig) != 0 || atomic_load(&stopping))
+    if (sigwait(&ctx->sigs, &sig) != 0 || atomic_load(&ctx->stopping))
         return NULL; /* main woke us to end: the mount is gone already */
     log_msg("info", "signal %d: unmounting", sig);
-    stop_all(0);
+    stop_all(ctx, 0);
     return NULL;
 }
 
 /* --image: unmounting MOUNTPOINT (umount, fusermount3 -u) ends the layers'
- * sessions too, as a signal would; the mount table is watched for changes.
- * arg: the overlay's path (main's copy, which outlives this thread's use) */
+ * sessions too, as a signal would; the mount table is watched for changes,
+ * and ctx->wake_fd ends the wait as soon as stopping is set */
 static void *watch_main(void *arg)
 {
-    const char *target = arg;
+    struct mount_ctx *ctx = arg;
+    const char *target = ctx->opt.mountpoint;
     int fd = open("/proc/self/mounts", O_RDONLY | O_CLOEXEC);
     char buf[4096];
 
-    while (!atomic_load(&stopping)) {
-        struct pollfd p = {fd, POLLPRI, 0};
+    while (!atomic_load(&ctx->stopping)) {
+        struct pollfd p[2] = {{ctx->wake_fd, POLLIN, 0}, {fd, POLLPRI, 0}};
         struct stat st;
-        if (poll(&p, fd >= 0 ? 1 : 0, 1000) > 0 && fd >= 0) {
+        if (poll(p, fd >= 0 ? 2 : 1, 1000) > 0 && fd >= 0 && p[1].revents) {
             /* reading it re-arms the change notification */
             lseek(fd, 0, SEEK_SET);
             while (read(fd, buf, sizeof(buf)) > 0)
                 ;
         }
-        if (atomic_load(&stopping))
+        if (atomic_load(&ctx->stopping))
             break;
-        if (stat(target, &st) == 0 && st.st_dev == overlay_dev && st.st_ino == overlay_ino)
+        if (stat(target, &st) == 0 && st.st_dev == ctx->overlay_dev && st.st_ino == ctx->overlay_ino)
             continue;
         log_msg("info", "%s was unmounted: unmounting the layers", target);
-        stop_all(1);
+        stop_all(ctx, 1);
     }
     if (fd >= 0)
         close(fd);
@@ -421,35 +479,36 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 /* --image: the layers' directories (unpacked layers included), and the
  * work dir itself when we made it; never across a mount point */
-static void remove_work_dirs(void)
+static void remove_work_dirs(const struct mount_ctx *ctx)
 {
     size_t i;
 
-    for (i = 0; i < nunits; i++) {
-        if (!units[i].dir[0])
+    for (i = 0; i < ctx->nunits; i++) {
+        const struct mounted *m = &ctx->units[i];
+        if (!m->dir[0])
             continue;
-        if (units[i].fuse)
-            rmdir(units[i].dir);
+        if (m->fuse)
+            rmdir(m->dir);
         else
-            nftw(units[i].dir, remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+            nftw(m->dir, remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
     }
-    if (work_base[0])
-        rmdir(work_base);
+    if (ctx->work_base[0])
+        rmdir(ctx->work_base);
 }
 
-static void cleanup(void)
+static void cleanup(struct mount_ctx *ctx)
 {
     size_t i;
 
     /* the signal thread and the watcher may still run: under stop_mu,
      * they find every session unmounted, or wait until it is */
-    pthread_mutex_lock(&stop_mu);
-    atomic_store(&stopping, 1);
-    if (overlay_target[0])
-        umount2(overlay_target, MNT_DETACH);
-    overlay_target[0] = '\0';
-    for (i = 0; i < nunits; i++) {
-        struct mounted *m = &units[i];
+    pthread_mutex_lock(&ctx->stop_mu);
+    set_stopping(ctx);
+    if (ctx->overlay_target[0])
+        umount2(ctx->overlay_target, MNT_DETACH);
+    ctx->overlay_target[0] = '\0';
+    for (i = 0; i < ctx->nunits; i++) {
+        struct mounted *m = &ctx->units[i];
         if (m->fuse) {
             if (m->running) /* a failure after the loops started */
                 fuse_session_exit(m->fs.se);
@@ -466,263 +525,329 @@ static void cleanup(void)
         }
         blob_source_close(&m->src);
     }
-    pthread_mutex_unlock(&stop_mu);
-    if (image_mode)
-        remove_work_dirs();
+    pthread_mutex_unlock(&ctx->stop_mu);
+    if (ctx->image_mode)
+        remove_work_dirs(ctx);
+}
+
+/* fork before any thread exists: the parent waits for the child to say
+ * the mount is up (0) or why it failed, and exits with that; returns 1 in
+ * the parent (*parent_rc set), 0 in the child (*ready_fd: where to say it) */
+static int daemonize(int *ready_fd, int *parent_rc, struct error *err)
+{
+    int ready[2];
+    pid_t pid;
+    char byte = 1;
+
+    RETURN_ERROR_IF(pipe(ready) != 0, err, "pipe: %s", strerror(errno));
+    pid = fork();
+    if (pid < 0) {
+        close(ready[0]);
+        close(ready[1]);
+        return error_set(err, "fork: %s", strerror(errno));
+    }
+    if (pid > 0) {
+        close(ready[1]);
+        if (read(ready[0], &byte, 1) != 1)
+            byte = 1;
+        *parent_rc = byte == 0 ? 0 : 1;
+        return 1;
+    }
+    close(ready[0]);
+    setsid();
+    if (freopen("/dev/null", "r", stdin) == NULL)
+        (void)0;
+    *ready_fd = ready[1];
+    return 0;
+}
+
+/* the units to mount: one layer (--layer), or every layer of the image
+ * under the work dir, FUSE for those with a ztoc, unpacked for the rest */
+static int prepare_units(struct mount_ctx *ctx, struct located_image *img, struct reg_client *client,
+                         struct error *err)
+{
+    const struct options *o = &ctx->opt;
+    char base[3800];
+    size_t i;
+
+    ctx->units = calloc(img->nlayers + 1, sizeof(*ctx->units));
+    RETURN_ERROR_IF(ctx->units == NULL, err, "out of memory");
+    if (o->layer) {
+        for (i = 0; i < img->nlayers; i++)
+            if (strcmp(img->layers[i].digest, o->layer) == 0)
+                break;
+        RETURN_ERROR_IF(i == img->nlayers, err, "layer %s is not a layer of %s", o->layer, o->source);
+        RETURN_ERROR_IF(img->layers[i].ztoc == NULL, err, "layer %s has no ztoc in %s (index: %s)", o->layer,
+                        o->source, img->index_digest[0] ? img->index_digest : "none found");
+        ctx->units[0].L = &img->layers[i];
+        ctx->nunits = 1;
+        if (prepare_layer(&ctx->units[0], o, img, err) != 0)
+            return -1;
+        str_copy(ctx->units[0].dir, sizeof(ctx->units[0].dir), o->mountpoint);
+        return 0;
+    }
+    ctx->image_mode = 1;
+    if (o->work_dir) {
+        str_copy(base, sizeof(base), o->work_dir);
+    } else {
+        snprintf(base, sizeof(base), "/run/soci-mount.%d", (int)getpid());
+        str_copy(ctx->work_base, sizeof(ctx->work_base), base);
+    }
+    if (mkdir_p(base, 0700, err) != 0)
+        return -1;
+    for (i = 0; i < img->nlayers; i++) {
+        struct mounted *m = &ctx->units[ctx->nunits++];
+        m->L = &img->layers[i];
+        snprintf(m->dir, sizeof(m->dir), "%s/%zu", base, i);
+        if (mkdir_p(m->dir, 0755, err) != 0)
+            return -1;
+        if (m->L->ztoc) {
+            if (prepare_layer(m, o, img, err) != 0)
+                return -1;
+            continue;
+        }
+        log_msg("info", "layer %s has no ztoc: unpacking it whole", m->L->digest);
+        if (img->remote)
+            blob_source_remote(&m->src, client, img->ref.repo, m->L->digest, m->L->size);
+        else if (blob_source_local(&m->src, m->L->blob_path, m->L->size, m->L->digest, err) != 0)
+            return -1;
+        if (layer_extract(&m->src, m->L->diff_id[0] ? m->L->diff_id : NULL, m->dir, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* mount every FUSE unit and start its loop: they serve before overlayfs
+ * looks at the layers, since mounting it waits for their FUSE INIT and
+ * root lookups, which only a running loop answers */
+static int start_sessions(struct mount_ctx *ctx, struct error *err)
+{
+    size_t i;
+
+    for (i = 0; i < ctx->nunits; i++) {
+        struct mounted *m = &ctx->units[i];
+        if (!m->fuse)
+            continue;
+        if (layer_fs_mount(&m->fs, m->dir, ctx->opt.allow_other, err) != 0)
+            return -1;
+        pthread_mutex_lock(&ctx->stop_mu);
+        m->mounted = 1;
+        pthread_mutex_unlock(&ctx->stop_mu);
+    }
+    for (i = 0; i < ctx->nunits; i++) {
+        struct mounted *m = &ctx->units[i];
+        if (!m->fuse || !m->mounted)
+            continue;
+        RETURN_ERROR_IF(pthread_create(&m->thread, NULL, loop_main, m) != 0, err, "cannot start a FUSE thread");
+        m->running = 1;
+    }
+    return 0;
+}
+
+/* --image: the layers merged on MOUNTPOINT (a bind mount for one layer),
+ * then the watcher that notices it unmounted */
+static int mount_image(struct mount_ctx *ctx, pthread_t *watcher, int *watching, struct error *err)
+{
+    const char *mp = ctx->opt.mountpoint;
+    struct stat st;
+    char lower[8192];
+    size_t used, i;
+
+    if (ctx->nunits == 1) {
+        RETURN_ERROR_IF(mount(ctx->units[0].dir, mp, NULL, MS_BIND | MS_RDONLY, NULL) != 0 ||
+                            mount(NULL, mp, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) != 0,
+                        err, "bind mount on %s: %s", mp, strerror(errno));
+    } else {
+        /* overlayfs: lowerdir lists the topmost layer first */
+        used = (size_t)snprintf(lower, sizeof(lower), "lowerdir=");
+        for (i = ctx->nunits; i-- > 0 && used < sizeof(lower);)
+            used += (size_t)snprintf(lower + used, sizeof(lower) - used, "%s%s", ctx->units[i].dir, i ? ":" : "");
+        RETURN_ERROR_IF(used >= sizeof(lower), err, "overlay mount on %s: too many layers for its options", mp);
+        RETURN_ERROR_IF(mount("overlay", mp, "overlay", MS_RDONLY, lower) != 0, err, "overlay mount on %s: %s", mp,
+                        strerror(errno));
+    }
+    pthread_mutex_lock(&ctx->stop_mu);
+    str_copy(ctx->overlay_target, sizeof(ctx->overlay_target), mp);
+    pthread_mutex_unlock(&ctx->stop_mu);
+    RETURN_ERROR_IF(stat(mp, &st) != 0, err, "%s: %s", mp, strerror(errno));
+    ctx->overlay_dev = st.st_dev;
+    ctx->overlay_ino = st.st_ino;
+    ctx->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    RETURN_ERROR_IF(ctx->wake_fd < 0, err, "eventfd: %s", strerror(errno));
+    RETURN_ERROR_IF(pthread_create(watcher, NULL, watch_main, ctx) != 0, err, "cannot start the mount watcher");
+    *watching = 1;
+    return 0;
+}
+
+/* in the background, let go of the caller's output: a pipe reading it
+ * ends now, not when the mount ends (logs: --log-file, or nowhere) */
+static int detach_output(struct error *err)
+{
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+    if (null_fd < 0 || dup2(null_fd, STDOUT_FILENO) < 0 || dup2(null_fd, STDERR_FILENO) < 0) {
+        int e = errno;
+        if (null_fd >= 0)
+            close(null_fd);
+        return error_set(err, "cannot detach from the terminal: %s", strerror(e));
+    }
+    close(null_fd);
+    return 0;
+}
+
+/* serve until every session ends (unmount or signal); with every layer
+ * unpacked there is none, so wait for the unmount or signal itself */
+static void serve(struct mount_ctx *ctx)
+{
+    size_t i;
+
+    pthread_mutex_lock(&ctx->stop_mu);
+    while (ctx->opt.image && !atomic_load(&ctx->stopping) && !any_fuse_unit(ctx))
+        pthread_cond_wait(&ctx->stop_cond, &ctx->stop_mu);
+    pthread_mutex_unlock(&ctx->stop_mu);
+    for (i = 0; i < ctx->nunits; i++)
+        if (ctx->units[i].running) {
+            pthread_join(ctx->units[i].thread, NULL);
+            ctx->units[i].running = 0;
+        }
+}
+
+static void say_ready(int *ready_fd, char byte)
+{
+    if (*ready_fd < 0)
+        return;
+    if (write(*ready_fd, &byte, 1) != 1)
+        (void)0; /* the parent is gone: nobody to tell */
+    close(*ready_fd);
+    *ready_fd = -1;
+}
+
+static struct mount_ctx *ctx_new(void)
+{
+    struct mount_ctx *ctx = calloc(1, sizeof(*ctx));
+
+    if (ctx == NULL)
+        return NULL;
+    pthread_mutex_init(&ctx->stop_mu, NULL);
+    pthread_cond_init(&ctx->stop_cond, NULL);
+    atomic_init(&ctx->stopping, 0);
+    ctx->wake_fd = -1;
+    return ctx;
+}
+
+/* only once every thread that saw it is joined */
+static void ctx_free(struct mount_ctx *ctx)
+{
+    if (ctx->wake_fd >= 0)
+        close(ctx->wake_fd);
+    free(ctx->units);
+    pthread_cond_destroy(&ctx->stop_cond);
+    pthread_mutex_destroy(&ctx->stop_mu);
+    free(ctx);
+}
+
+/* the whole run once options are parsed: 0, or 1 with err set; *parent_rc
+ * >= 0 when this is the parent of a daemonized run */
+static int run(struct mount_ctx *ctx, int *parent_rc, struct error *err)
+{
+    struct options *o = &ctx->opt;
+    struct located_image img;
+    struct locate_opts lo;
+    struct reg_client *client = NULL;
+    pthread_t sig_thread, watcher;
+    int ready_fd = -1, sig_running = 0, watching = 0, rc = -1;
+
+    memset(&img, 0, sizeof(img));
+    img.layout.dir_fd = -1;
+    if (!o->foreground) {
+        int d = daemonize(&ready_fd, parent_rc, err);
+        if (d > 0)
+            return 0; /* the parent: the child mounts */
+        if (d < 0)
+            goto out;
+    }
+    sigemptyset(&ctx->sigs);
+    sigaddset(&ctx->sigs, SIGTERM);
+    sigaddset(&ctx->sigs, SIGINT);
+    sigaddset(&ctx->sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &ctx->sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    memset(&lo, 0, sizeof(lo));
+    lo.source = o->source;
+    lo.index_digest = o->index_digest;
+    lo.sel = &o->sel;
+    lo.only_layer = o->layer;
+    lo.want_diff_ids = o->image;
+    if (strncmp(o->source, "oci:", 4) != 0) {
+        struct reg_ref r;
+        if (reg_ref_parse(o->source, &r, err) != 0 || (client = reg_cli_client(&o->reg, r.host, err)) == NULL ||
+            reg_ping(client, err) != 0)
+            goto out;
+        lo.client = client;
+    }
+    if (ztoc_locate(&lo, &img, err) != 0 || prepare_units(ctx, &img, client, err) != 0)
+        goto out;
+    if (o->prefetch)
+        for (size_t i = 0; i < ctx->nunits; i++)
+            if (ctx->units[i].fuse && prefetch(&ctx->units[i], o->prefetch, err) != 0)
+                goto out;
+    if (start_sessions(ctx, err) != 0 || (o->image && mount_image(ctx, &watcher, &watching, err) != 0))
+        goto out;
+    if (pthread_create(&sig_thread, NULL, signal_main, ctx) != 0) {
+        error_set(err, "cannot start the signal thread");
+        goto out;
+    }
+    sig_running = 1;
+    log_kv("info", "mounted", LOG_STR("source", o->source), LOG_STR("mountpoint", o->mountpoint),
+           LOG_INT("layers", ctx->nunits), LOG_STR("index", img.index_digest));
+    if (!o->foreground && detach_output(err) != 0)
+        goto out;
+    say_ready(&ready_fd, 0);
+    serve(ctx);
+    log_msg("info", "unmounted %s", o->mountpoint);
+    rc = 0;
+out:
+    if (rc != 0)
+        fprintf(stderr, PROG ": %s\n", err->msg);
+    set_stopping(ctx);
+    if (sig_running) {
+        /* it waits for a signal that will not come now */
+        pthread_kill(sig_thread, SIGTERM);
+        pthread_join(sig_thread, NULL);
+    }
+    cleanup(ctx);
+    if (watching)
+        pthread_join(watcher, NULL);
+    located_image_release(&img);
+    say_ready(&ready_fd, 1);
+    reg_client_free(client);
+    return rc == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
 {
-    struct options o;
-    struct located_image img;
-    struct locate_opts lo;
-    struct reg_client *client = NULL;
+    struct mount_ctx *ctx;
     struct error err;
-    sigset_t sigs;
-    pthread_t sig_thread;
-    int ready[2] = {-1, -1}, rc;
-    size_t i;
+    int rc, parent_rc = -1;
 
     /* span buffers are megabytes: keep them out of the per-thread heaps so
      * that freeing one gives the memory back and RSS follows the cache */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     mallopt(M_ARENA_MAX, 4);
-    memset(&img, 0, sizeof(img));
-    img.layout.dir_fd = -1;
-    rc = parse(argc, argv, &o);
-    if (rc != 0)
-        return rc == 1 ? 0 : rc;
-    o.reg.opts.connect_timeout_ms = o.fetch_timeout * 1000;
-    o.reg.opts.low_speed_secs = o.fetch_timeout;
-    o.reg.opts.low_speed_bytes = (long)o.fetch_min_rate;
-    o.reg.opts.max_retries = o.fetch_retries > 0 ? (int)o.fetch_retries : -1; /* -1: none */
-    if (reg_cli_finish(&o.reg, &err) != 0) {
-        fprintf(stderr, PROG ": %s\n", err.msg);
-        return 2;
-    }
-    if (check_mountpoint(o.mountpoint, &err) != 0) {
-        fprintf(stderr, PROG ": %s\n", err.msg);
+    ctx = ctx_new();
+    if (ctx == NULL) {
+        fprintf(stderr, PROG ": out of memory\n");
         return 1;
     }
-    if (o.log_file) {
-        FILE *lf = fopen(o.log_file, "ae");
-        if (lf == NULL) {
-            fprintf(stderr, PROG ": --log-file %s: %s\n", o.log_file, strerror(errno));
-            return 1;
-        }
-        log_set_output(lf); /* kept open until exit */
+    rc = parse(argc, argv, &ctx->opt);
+    if (rc == 1)
+        rc = 0; /* --help */
+    else if (rc == 0 && (rc = finish_options(&ctx->opt, &err)) == 0) {
+        rc = run(ctx, &parent_rc, &err);
+        if (parent_rc >= 0)
+            rc = parent_rc;
     }
-    /* go to the background before any thread exists; the parent waits
-     * for the child to say the mount is up (or why it failed) */
-    if (!o.foreground) {
-        pid_t pid;
-        char byte = 1;
-        if (pipe(ready) != 0) {
-            fprintf(stderr, PROG ": pipe: %s\n", strerror(errno));
-            return 1;
-        }
-        pid = fork();
-        if (pid < 0) {
-            fprintf(stderr, PROG ": fork: %s\n", strerror(errno));
-            return 1;
-        }
-        if (pid > 0) {
-            close(ready[1]);
-            if (read(ready[0], &byte, 1) != 1)
-                byte = 1;
-            return byte == 0 ? 0 : 1;
-        }
-        close(ready[0]);
-        setsid();
-        if (freopen("/dev/null", "r", stdin) == NULL)
-            (void)0;
-    }
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    memset(&lo, 0, sizeof(lo));
-    lo.source = o.source;
-    lo.index_digest = o.index_digest;
-    lo.sel = &o.sel;
-    lo.only_layer = o.layer;
-    lo.want_diff_ids = o.image;
-    if (strncmp(o.source, "oci:", 4) != 0) {
-        struct reg_ref r;
-        if (reg_ref_parse(o.source, &r, &err) != 0 || (client = reg_cli_client(&o.reg, r.host, &err)) == NULL ||
-            reg_ping(client, &err) != 0)
-            goto fail;
-        lo.client = client;
-    }
-    if (ztoc_locate(&lo, &img, &err) != 0)
-        goto fail;
-    units = calloc(img.nlayers + 1, sizeof(*units));
-    if (units == NULL) {
-        error_set(&err, "out of memory");
-        goto fail;
-    }
-    if (o.layer) {
-        for (i = 0; i < img.nlayers; i++)
-            if (strcmp(img.layers[i].digest, o.layer) == 0)
-                break;
-        if (i == img.nlayers) {
-            error_set(&err, "layer %s is not a layer of %s", o.layer, o.source);
-            goto fail;
-        }
-        if (img.layers[i].ztoc == NULL) {
-            error_set(&err, "layer %s has no ztoc in %s (index: %s)", o.layer, o.source,
-                      img.index_digest[0] ? img.index_digest : "none found");
-            goto fail;
-        }
-        units[0].L = &img.layers[i];
-        nunits = 1;
-        if (prepare_layer(&units[0], &o, &img, &err) != 0)
-            goto fail;
-        str_copy(units[0].dir, sizeof(units[0].dir), o.mountpoint);
-    } else {
-        char base[3800];
-        image_mode = 1;
-        if (o.work_dir) {
-            str_copy(base, sizeof(base), o.work_dir);
-        } else {
-            snprintf(base, sizeof(base), "/run/soci-mount.%d", (int)getpid());
-            str_copy(work_base, sizeof(work_base), base);
-        }
-        if (mkdir_p(base, 0700, &err) != 0)
-            goto fail;
-        for (i = 0; i < img.nlayers; i++) {
-            struct mounted *m = &units[nunits++];
-            m->L = &img.layers[i];
-            snprintf(m->dir, sizeof(m->dir), "%s/%zu", base, i);
-            if (mkdir_p(m->dir, 0755, &err) != 0)
-                goto fail;
-            if (m->L->ztoc) {
-                if (prepare_layer(m, &o, &img, &err) != 0)
-                    goto fail;
-            } else {
-                log_msg("info", "layer %s has no ztoc: unpacking it whole", m->L->digest);
-                if (img.remote)
-                    blob_source_remote(&m->src, client, img.ref.repo, m->L->digest, m->L->size);
-                else if (blob_source_local(&m->src, m->L->blob_path, m->L->size, m->L->digest, &err) != 0)
-                    goto fail;
-                if (layer_extract(&m->src, m->L->diff_id[0] ? m->L->diff_id : NULL, m->dir, &err) != 0)
-                    goto fail;
-            }
-        }
-    }
-    if (o.prefetch)
-        for (i = 0; i < nunits; i++)
-            if (units[i].fuse && prefetch(&units[i], o.prefetch, &err) != 0)
-                goto fail;
-    for (i = 0; i < nunits; i++) {
-        struct mounted *m = &units[i];
-        if (!m->fuse)
-            continue;
-        if (layer_fs_mount(&m->fs, m->dir, o.allow_other, &err) != 0)
-            goto fail;
-        m->mounted = 1;
-    }
-    /* serve before overlayfs looks at the layers: mounting it waits for
-     * their FUSE INIT and root lookups, which only a running loop answers */
-    for (i = 0; i < nunits; i++)
-        if (units[i].fuse && units[i].mounted) {
-            if (pthread_create(&units[i].thread, NULL, loop_main, &units[i]) != 0) {
-                error_set(&err, "cannot start a FUSE thread");
-                goto fail;
-            }
-            units[i].running = 1;
-        }
-    if (o.image) {
-        /* overlayfs: lowerdir lists the topmost layer first */
-        char lower[8192];
-        size_t used = 0;
-        if (nunits == 1) {
-            if (mount(units[0].dir, o.mountpoint, NULL, MS_BIND | MS_RDONLY, NULL) != 0 ||
-                mount(NULL, o.mountpoint, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) != 0) {
-                error_set(&err, "bind mount on %s: %s", o.mountpoint, strerror(errno));
-                goto fail;
-            }
-        } else {
-            used = (size_t)snprintf(lower, sizeof(lower), "lowerdir=");
-            for (i = nunits; i-- > 0;)
-                used += (size_t)snprintf(lower + used, sizeof(lower) - used, "%s%s", units[i].dir, i ? ":" : "");
-            if (used >= sizeof(lower) || mount("overlay", o.mountpoint, "overlay", MS_RDONLY, lower) != 0) {
-                error_set(&err, "overlay mount on %s: %s", o.mountpoint, strerror(errno));
-                goto fail;
-            }
-        }
-        str_copy(overlay_target, sizeof(overlay_target), o.mountpoint);
-        {
-            struct stat st;
-            pthread_t watcher;
-            if (stat(o.mountpoint, &st) != 0) {
-                error_set(&err, "%s: %s", o.mountpoint, strerror(errno));
-                goto fail;
-            }
-            overlay_dev = st.st_dev;
-            overlay_ino = st.st_ino;
-            if (pthread_create(&watcher, NULL, watch_main, (void *)o.mountpoint) != 0) {
-                error_set(&err, "cannot start the mount watcher");
-                goto fail;
-            }
-            pthread_detach(watcher);
-        }
-    }
-    if (pthread_create(&sig_thread, NULL, signal_main, &sigs) != 0) {
-        error_set(&err, "cannot start the signal thread");
-        goto fail;
-    }
-    log_kv("info", "mounted", LOG_STR("source", o.source), LOG_STR("mountpoint", o.mountpoint),
-           LOG_INT("layers", nunits), LOG_STR("index", img.index_digest));
-    /* in the background, let go of the caller's output: a pipe reading it
-     * ends now, not when the mount ends (logs: --log-file, or nowhere) */
-    if (!o.foreground) {
-        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null_fd < 0 || dup2(null_fd, STDOUT_FILENO) < 0 || dup2(null_fd, STDERR_FILENO) < 0) {
-            error_set(&err, "cannot detach from the terminal: %s", strerror(errno));
-            goto fail;
-        }
-        close(null_fd);
-    }
-    if (ready[1] >= 0) {
-        char ok = 0;
-        if (write(ready[1], &ok, 1) != 1)
-            (void)0;
-        close(ready[1]);
-        ready[1] = -1;
-    }
-    /* serve until every session ends (unmount or signal); with every layer
-     * unpacked there is none, so wait for the unmount or signal itself */
-    pthread_mutex_lock(&stop_mu);
-    while (o.image && !atomic_load(&stopping) && !any_fuse_unit())
-        pthread_cond_wait(&stop_cond, &stop_mu);
-    pthread_mutex_unlock(&stop_mu);
-    for (i = 0; i < nunits; i++)
-        if (units[i].running) {
-            pthread_join(units[i].thread, NULL);
-            units[i].running = 0;
-        }
-    /* the signal thread waits for a signal that will not come now */
-    atomic_store(&stopping, 1);
-    pthread_kill(sig_thread, SIGTERM);
-    pthread_join(sig_thread, NULL);
-    log_msg("info", "unmounted %s", o.mountpoint);
-    cleanup();
-    located_image_release(&img);
-    reg_client_free(client);
-    return 0;
-fail:
-    fprintf(stderr, PROG ": %s\n", err.msg);
-    cleanup();
-    located_image_release(&img);
-    if (ready[1] >= 0) {
-        char bad = 1;
-        if (write(ready[1], &bad, 1) != 1)
-            (void)0;
-    }
-    reg_client_free(client);
-    return 1;
+    ctx_free(ctx);
+    return rc;
 }
