@@ -7,7 +7,7 @@
 
 # soci --help names every command
 out=$(timeout 10 "$SOCI" --help) || fail "soci --help: exit $?"
-for cmd in create convert push index ztoc version; do
+for cmd in create convert push index ztoc prefetch version; do
     printf '%s\n' "$out" | grep -q "^  $cmd " || fail "soci --help does not list \"$cmd\""
 done
 
@@ -29,11 +29,13 @@ bad() {
     want="$name: unknown option --bogus; see '$name --help'"
     [ "$(cat "$TMP/err")" = "$want" ] || { fail "$name --bogus: stderr is not the one line \"$want\":"; sed 's/^/    | /' "$TMP/err"; }
 }
-for c in create convert push index "index list" "index info" "index rm" ztoc "ztoc list" "ztoc info" "ztoc get-file"; do
+for c in create convert push index "index list" "index info" "index rm" ztoc "ztoc list" "ztoc info" "ztoc get-file" \
+    prefetch "prefetch list" "prefetch info"; do
     # shellcheck disable=SC2086
     help "$SOCI" $c
 done
-for c in create convert push "index list" "index info" "index rm" "ztoc list" "ztoc info" "ztoc get-file"; do
+for c in create convert push "index list" "index info" "index rm" "ztoc list" "ztoc info" "ztoc get-file" \
+    "prefetch list" "prefetch info"; do
     # shellcheck disable=SC2086
     bad "$SOCI" $c
 done
