@@ -22,6 +22,7 @@
 #include "layer_index.h"
 #include "layer_job.h"
 #include "layers.h"
+#include "layout_arg.h"
 #include "oci_layout.h"
 #include "pack.h"
 #include "prefetch_build.h"
@@ -30,6 +31,7 @@
 #include "registry.h"
 #include "remote_push.h"
 #include "remote_source.h"
+#include "store.h"
 #include "strutil.h"
 #include "version.h"
 
@@ -52,29 +54,10 @@ static void usage(FILE *f)
             "  --prefetch-file PATH        one such path (repeatable)\n\n"
             "For an image in a registry (soci create REGISTRY/REPO:TAG), layers stream from the\n"
             "registry through the indexer without touching the disk:\n"
-            "  --layout DIR                where to keep the artifacts (default: a cache directory)\n"
+            "  --layout DIR                where to keep the artifacts (default: $SOCI_LAYOUT, else the\n"
+            "                              store's layout of the repository: see soci --help)\n"
             "  --push                      push the SOCI index next to the image\n"
             "  --plain-http, --insecure, --user U[:P], --password-stdin, --verbose\n");
-}
-
-/* the default home of artifacts built from a registry image */
-static void cache_layout(const struct reg_ref *r, char *out, size_t n)
-{
-    const char *base = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    char repo[512];
-    size_t i;
-
-    str_copy(repo, sizeof(repo), r->repo);
-    for (i = 0; repo[i]; i++)
-        if (repo[i] == '/')
-            repo[i] = '_';
-    if (base)
-        snprintf(out, n, "%s/soci-c/layouts/%s/%s", base, r->host, repo);
-    else
-        snprintf(out, n, "%s/.cache/soci-c/layouts/%s/%s", home ? home : "/tmp", r->host, repo);
-    for (i = 0; out[i]; i++)
-        if (out[i] == ':')
-            out[i] = '_';
 }
 
 static int create_remote(const char *arg, const char *layout_dir, int push, struct reg_cli *rc_opts,
@@ -95,12 +78,15 @@ static int create_remote(const char *arg, const char *layout_dir, int push, stru
     size_t k;
 
     memset(&target, 0, sizeof(target));
+    if (layout_dir == NULL && layout_named(NULL, NULL))
+        layout_dir = getenv("SOCI_LAYOUT");
     if (reg_ref_parse(arg, &r, &err) != 0 || reg_cli_finish(rc_opts, &err) != 0)
         goto out;
+    /* a store that cannot take the artifacts fails before any download */
     if (layout_dir)
         str_copy(dir, sizeof(dir), layout_dir);
-    else
-        cache_layout(&r, dir, sizeof(dir));
+    else if (store_check_root(1, &err) != 0)
+        goto out;
     str_copy(tag, sizeof(tag), r.tag[0] ? r.tag : r.digest);
     remote_source_bounds(&rc_opts->opts);
     client = reg_cli_client(rc_opts, r.host, &err);
@@ -109,7 +95,7 @@ static int create_remote(const char *arg, const char *layout_dir, int push, stru
     if (remote_resolve(client, &r, sel, &set, &target, &err) != 0)
         goto out;
     have_set = 1;
-    if (layout_open(&l, dir, 1, &err) != 0)
+    if (layout_dir ? layout_open(&l, dir, 1, &err) : store_open_layout(&r, 1, &l, dir, sizeof(dir), &err))
         goto out;
     have_layout = 1;
     if (layout_lock(&l, &err) != 0)
@@ -143,8 +129,8 @@ static int create_remote(const char *arg, const char *layout_dir, int push, stru
                 goto out;
         }
     }
-    /* without --layout the index went to a cache directory the user did
-     * not name: say where (stderr, so stdout keeps upstream's lines) */
+    /* without --layout the index went to the store, a directory the user
+     * did not name: say where (stderr, so stdout keeps upstream's lines) */
     if (!quiet && layout_dir == NULL)
         fprintf(stderr, "soci: SOCI index stored in oci:%s:%s\n", dir, tag);
     status = 0;

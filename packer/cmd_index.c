@@ -19,15 +19,17 @@
 #include "reg_cli.h"
 #include "registry.h"
 #include "remote_source.h"
+#include "store.h"
 
 #define GROUP_USAGE                                                                  \
     "usage: soci index COMMAND [options]\n\n"                                        \
     "commands:\n"                                                                     \
-    "  list [--layout DIR] [oci:DIR[:TAG]]   the SOCI indexes of a layout\n"          \
+    "  list [--layout DIR] [oci:DIR[:TAG]]   the SOCI indexes of a layout, or of the store\n" \
     "  list --remote REGISTRY/REPO[:TAG]     the SOCI indexes a puller would find\n"  \
     "  info [--layout DIR] DIGEST            a SOCI index manifest, as JSON\n"        \
     "  rm [--layout DIR] DIGEST...|--ref TAG remove SOCI indexes from a layout\n"     \
-    "'soci index COMMAND --help' for a command's options; --layout defaults to $SOCI_LAYOUT\n"
+    "'soci index COMMAND --help' for a command's options.  --layout defaults to $SOCI_LAYOUT;\n" \
+    "without either, the commands work on every layout of the store (soci --root DIR, $SOCI_ROOT)\n"
 
 static int fail(const struct error *err)
 {
@@ -82,21 +84,19 @@ static int parse_common(int argc, char **argv, struct common *c, const char *usa
     return 0;
 }
 
-/* open the layout from --layout, --ref oci:..., or a leading oci: argument */
-static int open_layout(struct common *c, int argc, char **argv, struct oci_layout *l, char *tag,
-                       size_t tag_len, struct error *err)
+/* the layouts from --layout, --ref, a leading oci: argument, SOCI_LAYOUT, or the store */
+static int open_layouts(struct common *c, int argc, char **argv, struct store_list *sl, char *tag, size_t tag_len,
+                        struct error *err)
 {
-    const char *ref_arg = NULL;
+    const char *ref_arg = NULL, *ref_opt = c->ref;
 
-    if (c->ref && strncmp(c->ref, "oci:", 4) == 0)
+    if (c->ref && strncmp(c->ref, "oci:", 4) == 0) {
         ref_arg = c->ref;
-    else if (optind < argc && strncmp(argv[optind], "oci:", 4) == 0)
+        ref_opt = NULL;
+    } else if (optind < argc && strncmp(argv[optind], "oci:", 4) == 0) {
         ref_arg = argv[optind++];
-    if (layout_from_args(c->layout, ref_arg, l, tag, tag_len, err) != 0)
-        return -1;
-    if (c->ref && strncmp(c->ref, "oci:", 4) != 0)
-        snprintf(tag, tag_len, "%s", c->ref);
-    return 0;
+    }
+    return layouts_from_args(c->layout, ref_arg, ref_opt, sl, tag, tag_len, err);
 }
 
 /* soci index list --remote REGISTRY/REPO:TAG: what a puller would find */
@@ -197,13 +197,61 @@ out:
     return status;
 }
 
+/* one catalog's indexes as rows of the list */
+static void list_catalog(const struct common *c, const struct store_layout *e, const struct catalog *cat,
+                         const char *tag, struct table *t, struct gojson *j)
+{
+    size_t i;
+
+    for (i = 0; i < cat->n; i++) {
+        const struct catalog_index *ci = &cat->v[i];
+        char size[32], ver[8], ref[1400];
+        if (tag[0] && strcmp(ci->image_ref, tag) != 0)
+            continue;
+        if (c->platform && strcmp(ci->platform, c->platform) != 0)
+            continue;
+        if (c->quiet) {
+            printf("%s\n", ci->digest);
+            continue;
+        }
+        layout_entry_ref(e, ci->image_ref, ref, sizeof(ref));
+        snprintf(size, sizeof(size), "%lld", (long long)ci->size);
+        snprintf(ver, sizeof(ver), "v%d", ci->version);
+        if (c->json) {
+            gojson_begin_object(j);
+            gojson_key(j, "digest");
+            gojson_cstr(j, ci->digest);
+            gojson_key(j, "size");
+            gojson_int(j, ci->size);
+            gojson_key(j, "imageRef");
+            gojson_cstr(j, ref);
+            gojson_key(j, "imageManifest");
+            gojson_cstr(j, ci->image_manifest);
+            gojson_key(j, "platform");
+            gojson_cstr(j, ci->platform);
+            gojson_key(j, "mediaType");
+            gojson_cstr(j, MT_OCI_MANIFEST);
+            gojson_key(j, "manifestVersion");
+            gojson_cstr(j, ver);
+            gojson_key(j, "buildTool");
+            gojson_cstr(j, ci->ix.build_tool);
+            gojson_key(j, "ztocs");
+            gojson_int(j, (int64_t)ci->ix.nztocs);
+            gojson_end_object(j);
+        } else {
+            const char *row[] = {ci->digest, size, ref, ci->platform, MT_OCI_MANIFEST, ver, "n/a"};
+            table_add(t, row);
+        }
+    }
+}
+
 static int index_list(int argc, char **argv)
 {
-    static const char usage[] = "usage: soci index list [--layout DIR] [--ref TAG] [--platform P] [--json] [-q] [oci:DIR[:TAG]]\n"
-                                "       soci index list --remote REGISTRY/REPO[:TAG] [--platform P] [--json] [-q] [registry options]";
+    static const char usage[] = "usage: soci index list [--layout DIR] [--ref TAG|REGISTRY/REPO:TAG] [--platform P] [--json] [-q] [oci:DIR[:TAG]]\n"
+                                "       soci index list --remote REGISTRY/REPO[:TAG] [--platform P] [--json] [-q] [registry options]\n"
+                                "Without a layout (--layout, oci:DIR, SOCI_LAYOUT): every layout of the store (soci --root).";
     struct common c;
-    struct oci_layout l;
-    struct catalog cat;
+    struct store_list sl;
     struct error err;
     struct table t;
     struct gojson j;
@@ -215,11 +263,11 @@ static int index_list(int argc, char **argv)
         return rc == 1 ? 0 : rc;
     if (c.remote)
         return index_list_remote(&c);
-    if (open_layout(&c, argc, argv, &l, tag, sizeof(tag), &err) != 0)
+    if (open_layouts(&c, argc, argv, &sl, tag, sizeof(tag), &err) != 0)
         return fail(&err);
-    if (catalog_load(&l, &cat, &err) != 0) {
-        layout_close(&l);
-        return fail(&err);
+    if (optind != argc) {
+        store_list_free(&sl);
+        return cli_bad_args("soci index list", "unexpected argument");
     }
     table_init(&t, 7);
     gojson_init(&j, 2);
@@ -228,115 +276,108 @@ static int index_list(int argc, char **argv)
         const char *hdr[] = {"DIGEST", "SIZE", "IMAGE REF", "PLATFORM", "MEDIA TYPE", "MANIFEST VERSION", "CREATED"};
         table_add(&t, hdr);
     }
-    for (i = 0; i < cat.n; i++) {
-        const struct catalog_index *ci = &cat.v[i];
-        char size[32], ver[8];
-        if (tag[0] && strcmp(ci->image_ref, tag) != 0)
-            continue;
-        if (c.platform && strcmp(ci->platform, c.platform) != 0)
-            continue;
-        if (c.quiet) {
-            printf("%s\n", ci->digest);
-            continue;
+    for (i = 0, rc = 0; i < sl.n && rc == 0; i++) {
+        struct oci_layout l;
+        struct catalog cat;
+        if (layout_entry_open(&sl.v[i], &l, &cat, &err) != 0) {
+            rc = 1;
+            break;
         }
-        snprintf(size, sizeof(size), "%lld", (long long)ci->size);
-        snprintf(ver, sizeof(ver), "v%d", ci->version);
-        if (c.json) {
-            gojson_begin_object(&j);
-            gojson_key(&j, "digest");
-            gojson_cstr(&j, ci->digest);
-            gojson_key(&j, "size");
-            gojson_int(&j, ci->size);
-            gojson_key(&j, "imageRef");
-            gojson_cstr(&j, ci->image_ref);
-            gojson_key(&j, "imageManifest");
-            gojson_cstr(&j, ci->image_manifest);
-            gojson_key(&j, "platform");
-            gojson_cstr(&j, ci->platform);
-            gojson_key(&j, "mediaType");
-            gojson_cstr(&j, MT_OCI_MANIFEST);
-            gojson_key(&j, "manifestVersion");
-            gojson_cstr(&j, ver);
-            gojson_key(&j, "buildTool");
-            gojson_cstr(&j, ci->ix.build_tool);
-            gojson_key(&j, "ztocs");
-            gojson_int(&j, (int64_t)ci->ix.nztocs);
-            gojson_end_object(&j);
-        } else {
-            const char *row[] = {ci->digest, size, ci->image_ref, ci->platform, MT_OCI_MANIFEST, ver, "n/a"};
-            table_add(&t, row);
-        }
+        list_catalog(&c, &sl.v[i], &cat, tag, &t, &j);
+        layout_entry_close(&l, &cat);
     }
     gojson_end_array(&j);
-    if (c.json) {
+    if (rc == 0 && c.json) {
         const char *out;
         size_t len;
         if (gojson_result(&j, &out, &len, &err) == 0)
             printf("%s\n", out);
-    } else if (!c.quiet) {
+    } else if (rc == 0 && !c.quiet) {
         table_print(&t, stdout);
     }
     gojson_free(&j);
     table_free(&t);
-    catalog_release(&cat);
-    layout_close(&l);
-    return 0;
+    store_list_free(&sl);
+    return rc == 0 ? 0 : fail(&err);
+}
+
+/* where no listed layout holds digest as an index: say what it is instead */
+static int not_an_index(const struct store_list *sl, const char *digest, struct error *err)
+{
+    size_t i;
+
+    for (i = 0; i < sl->n; i++) {
+        struct oci_layout l;
+        struct catalog cat;
+        struct error e2;
+        int ztoc;
+        if (layout_entry_open(&sl->v[i], &l, &cat, &e2) != 0)
+            continue;
+        ztoc = catalog_find_ztoc(&cat, digest, NULL) != NULL;
+        layout_entry_close(&l, &cat);
+        if (ztoc)
+            return error_set(err, "the provided digest belongs to a ztoc. Use `soci ztoc info` to get the detailed information about it");
+    }
+    if (sl->n == 1 && sl->v[0].name == NULL)
+        return error_set(err, "no SOCI index %s in %s", digest, sl->v[0].dir);
+    return error_set(err, "no SOCI index %s in the store", digest);
 }
 
 static int index_info(int argc, char **argv)
 {
-    static const char usage[] = "usage: soci index info [--layout DIR] [oci:DIR] DIGEST";
+    static const char usage[] = "usage: soci index info [--layout DIR] [oci:DIR] DIGEST\n"
+                                "Without a layout: the index wherever it is in the store (soci --root).";
     struct common c;
-    struct oci_layout l;
-    struct catalog cat;
-    const struct catalog_index *ci;
+    struct store_list sl;
     struct error err;
     char tag[512], *pretty;
-    uint8_t *buf;
-    size_t len, plen;
-    int rc;
+    uint8_t *buf = NULL;
+    size_t len = 0, plen, i;
+    int rc, found = 0;
 
     if ((rc = parse_common(argc, argv, &c, usage)) != 0)
         return rc == 1 ? 0 : rc;
-    if (open_layout(&c, argc, argv, &l, tag, sizeof(tag), &err) != 0)
+    if (open_layouts(&c, argc, argv, &sl, tag, sizeof(tag), &err) != 0)
         return fail(&err);
     if (argc - optind != 1) {
-        layout_close(&l);
-        fprintf(stderr, "%s\n", usage);
-        return 2;
+        store_list_free(&sl);
+        return cli_bad_args("soci index info", "want one index digest");
     }
-    if (catalog_load(&l, &cat, &err) != 0) {
-        layout_close(&l);
-        return fail(&err);
+    for (i = 0; i < sl.n && !found; i++) {
+        struct oci_layout l;
+        struct catalog cat;
+        const struct catalog_index *ci;
+        if (layout_entry_open(&sl.v[i], &l, &cat, &err) != 0)
+            goto fail;
+        ci = catalog_find_index(&cat, argv[optind]);
+        if (ci && layout_read_blob(&l, ci->digest, ci->size, LAYOUT_MAX_JSON, &buf, &len, &err) != 0) {
+            layout_entry_close(&l, &cat);
+            goto fail;
+        }
+        found = ci != NULL;
+        layout_entry_close(&l, &cat);
     }
-    ci = catalog_find_index(&cat, argv[optind]);
-    if (ci == NULL) {
-        if (catalog_find_ztoc(&cat, argv[optind], NULL))
-            error_set(&err, "the provided digest belongs to a ztoc. Use `soci ztoc info` to get the detailed information about it");
-        else
-            error_set(&err, "no SOCI index %s in %s", argv[optind], l.dir);
+    if (!found) {
+        not_an_index(&sl, argv[optind], &err);
         goto fail;
     }
-    if (layout_read_blob(&l, ci->digest, ci->size, LAYOUT_MAX_JSON, &buf, &len, &err) != 0)
+    rc = gojson_reindent((const char *)buf, len, 2, &pretty, &plen, &err);
+    free(buf);
+    buf = NULL;
+    if (rc != 0)
         goto fail;
-    if (gojson_reindent((const char *)buf, len, 2, &pretty, &plen, &err) != 0) {
-        free(buf);
-        goto fail;
-    }
     printf("%s\n", pretty);
     free(pretty);
-    free(buf);
-    catalog_release(&cat);
-    layout_close(&l);
+    store_list_free(&sl);
     return 0;
 fail:
-    catalog_release(&cat);
-    layout_close(&l);
+    free(buf);
+    store_list_free(&sl);
     return fail(&err);
 }
 
 /* is blob `digest` used by an index other than those being removed? */
-static int still_used(const struct catalog *cat, const char *digest, char **removing, size_t nremoving)
+static int still_used(const struct catalog *cat, const char *digest, const char **removing, size_t nremoving)
 {
     size_t i, k, r;
 
@@ -356,43 +397,39 @@ static int still_used(const struct catalog *cat, const char *digest, char **remo
     return 0;
 }
 
-static int index_rm(int argc, char **argv)
+/* remove from one layout the indexes of `digests` that it holds (every
+ * one, unless some_ok) and those of images tagged `tag`; *nfound counts them */
+static int rm_from_layout(const struct store_layout *e, char **digests, size_t ndigests, int some_ok,
+                          const char *tag, size_t *nfound, struct error *err)
 {
-    static const char usage[] = "usage: soci index rm [--layout DIR] [oci:DIR] (DIGEST... | --ref TAG)";
-    struct common c;
     struct oci_layout l;
     struct catalog cat;
-    struct error err;
-    char tag[512], **removing = NULL, path[4096];
+    const char **removing = NULL;
+    char path[4096];
     size_t nremoving = 0, i, k;
     json_t *index = NULL, *mans, *m;
-    int rc;
+    int rc = -1;
 
-    if ((rc = parse_common(argc, argv, &c, usage)) != 0)
-        return rc == 1 ? 0 : rc;
-    if (open_layout(&c, argc, argv, &l, tag, sizeof(tag), &err) != 0)
-        return fail(&err);
-    if ((optind == argc) == (tag[0] == '\0')) {
+    if (layout_open(&l, e->dir, 0, err) != 0)
+        return -1;
+    if (layout_lock(&l, err) != 0 || catalog_load(&l, &cat, err) != 0) {
         layout_close(&l);
-        fprintf(stderr, "soci: give either index digests or --ref, not both\n%s\n", usage);
-        return 2;
+        return -1;
     }
-    if (layout_lock(&l, &err) != 0 || catalog_load(&l, &cat, &err) != 0) {
-        layout_close(&l);
-        return fail(&err);
-    }
-    removing = calloc((size_t)argc + cat.n + 1, sizeof(*removing));
+    removing = calloc(ndigests + cat.n + 1, sizeof(*removing));
     if (removing == NULL) {
-        error_set(&err, "out of memory");
-        goto fail;
+        error_set(err, "out of memory");
+        goto out;
     }
-    for (i = (size_t)optind; i < (size_t)argc; i++) {
-        const struct catalog_index *ci = catalog_find_index(&cat, argv[i]);
+    for (i = 0; i < ndigests; i++) {
+        const struct catalog_index *ci = catalog_find_index(&cat, digests[i]);
+        if (ci == NULL && some_ok)
+            continue;
         if (ci == NULL) {
-            error_set(&err, "no SOCI index %s in %s", argv[i], l.dir);
-            goto fail;
+            error_set(err, "no SOCI index %s in %s", digests[i], l.dir);
+            goto out;
         }
-        removing[nremoving++] = argv[i];
+        removing[nremoving++] = ci->digest;
     }
     if (tag[0])
         for (i = 0; i < cat.n; i++)
@@ -401,24 +438,31 @@ static int index_rm(int argc, char **argv)
     for (i = 0; i < nremoving; i++) {
         const struct catalog_index *ci = catalog_find_index(&cat, removing[i]);
         if (ci->version == 2) {
-            error_set(&err, "%s is a SOCI index v2, part of the converted image %s; convert the image again instead",
+            error_set(err, "%s is a SOCI index v2, part of the converted image %s; convert the image again instead",
                       ci->digest, ci->parent_index);
-            goto fail;
+            goto out;
         }
     }
-    if (layout_read_index(&l, &index, &err) != 0)
-        goto fail;
+    *nfound += nremoving;
+    if (nremoving == 0) {
+        rc = 0;
+        goto out;
+    }
+    if (layout_read_index(&l, &index, err) != 0)
+        goto out;
     mans = json_object_get(index, "manifests");
     for (k = json_array_size(mans); k-- > 0;) {
         const char *d;
         m = json_array_get(mans, k);
         d = json_string_value(json_object_get(m, "digest"));
         for (i = 0; d && i < nremoving; i++)
-            if (strcmp(d, removing[i]) == 0)
+            if (strcmp(d, removing[i]) == 0) {
                 json_array_remove(mans, k);
+                break;
+            }
     }
-    if (layout_write_index(&l, index, &err) != 0)
-        goto fail;
+    if (layout_write_index(&l, index, err) != 0)
+        goto out;
     /* index.json no longer names them: delete their blobs unless shared */
     for (i = 0; i < nremoving; i++) {
         const struct catalog_index *ci = catalog_find_index(&cat, removing[i]);
@@ -431,16 +475,77 @@ static int index_rm(int argc, char **argv)
         unlink(path);
         printf("%s\n", ci->digest);
     }
+    rc = 0;
+out:
     json_decref(index);
     free(removing);
     catalog_release(&cat);
     layout_close(&l);
+    return rc;
+}
+
+/* does some layout of the store hold index `digest`? */
+static int store_has_index(const struct store_list *sl, const char *digest, struct error *err)
+{
+    size_t i;
+    int found = 0;
+
+    for (i = 0; i < sl->n && !found; i++) {
+        struct oci_layout l;
+        struct catalog cat;
+        if (layout_entry_open(&sl->v[i], &l, &cat, err) != 0)
+            return -1;
+        found = catalog_find_index(&cat, digest) != NULL;
+        layout_entry_close(&l, &cat);
+    }
+    return found;
+}
+
+static int index_rm(int argc, char **argv)
+{
+    static const char usage[] = "usage: soci index rm [--layout DIR] [oci:DIR] (DIGEST... | --ref TAG)\n"
+                                "       soci index rm (DIGEST... | --ref REGISTRY/REPO:TAG)   in the store (soci --root):\n"
+                                "an index is removed from every layout of the store that holds it.";
+    struct common c;
+    struct store_list sl;
+    struct error err;
+    char tag[512];
+    size_t i, nfound = 0;
+    int rc, store;
+
+    if ((rc = parse_common(argc, argv, &c, usage)) != 0)
+        return rc == 1 ? 0 : rc;
+    if (open_layouts(&c, argc, argv, &sl, tag, sizeof(tag), &err) != 0)
+        return fail(&err);
+    store = sl.n == 0 || sl.v[0].name != NULL; /* a named layout is listed without a name */
+    if ((optind == argc) == (tag[0] == '\0')) {
+        store_list_free(&sl);
+        return cli_bad_args("soci index rm", "give either index digests or --ref, not both");
+    }
+    if (store && c.ref && !reg_ref_looks_remote(c.ref)) {
+        store_list_free(&sl);
+        return cli_bad_args("soci index rm", "in the store, --ref wants REGISTRY/REPO:TAG");
+    }
+    /* every digest must be somewhere before anything is removed */
+    for (i = (size_t)optind; store && i < (size_t)argc; i++) {
+        rc = store_has_index(&sl, argv[i], &err);
+        if (rc <= 0) {
+            if (rc == 0)
+                error_set(&err, "no SOCI index %s in the store", argv[i]);
+            goto fail;
+        }
+    }
+    for (i = 0; i < sl.n; i++)
+        if (rm_from_layout(&sl.v[i], argv + optind, (size_t)(argc - optind), store, tag, &nfound, &err) != 0)
+            goto fail;
+    if (store && nfound == 0 && tag[0]) {
+        error_set(&err, "no SOCI index of %s in the store", c.ref);
+        goto fail;
+    }
+    store_list_free(&sl);
     return 0;
 fail:
-    json_decref(index);
-    free(removing);
-    catalog_release(&cat);
-    layout_close(&l);
+    store_list_free(&sl);
     return fail(&err);
 }
 

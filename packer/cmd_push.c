@@ -3,6 +3,7 @@
  *   soci push [--plain-http] [--insecure] [--user U[:P]] [--password-stdin]
  *             [--existing-index warn|skip|allow] [--platform P]... [--all-platforms]
  *             [--mount-from REPO] [-q] oci:DIR[:TAG] REGISTRY/REPO[:TAG]
+ *   soci push [same options] [--layout DIR] REGISTRY/REPO[:TAG]
  *
  * Pushes the image first if the registry lacks it, then each platform's
  * SOCI index v1 (its blobs, then the manifest by digest, then the referrers
@@ -11,6 +12,10 @@
  * --mount-from names a repository of the same registry that holds the
  * image's blobs: each missing blob is mounted from it (one request, no
  * bytes) where the registry allows, else uploaded as usual.
+ * With the image reference alone (upstream's form) the indexes come from
+ * the layout that `soci create REGISTRY/REPO:TAG` wrote (--layout,
+ * SOCI_LAYOUT, else the store's layout of the repository), and the image
+ * itself must already be in the registry: only its indexes go up.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -21,11 +26,13 @@
 #include "cli.h"
 #include "commands.h"
 #include "image_resolve.h"
+#include "layout_arg.h"
 #include "oci.h"
 #include "oci_layout.h"
 #include "reg_cli.h"
 #include "registry.h"
 #include "remote_push.h"
+#include "store.h"
 #include "strutil.h"
 
 enum existing_mode { EXISTING_WARN, EXISTING_SKIP, EXISTING_ALLOW };
@@ -34,7 +41,11 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: soci push [--plain-http] [--insecure] [--user U[:P]] [--password-stdin]\n"
                "                 [--existing-index warn|skip|allow] [--platform P]... [--all-platforms]\n"
-               "                 [--mount-from REPO] [-q] oci:DIR[:TAG] REGISTRY/REPO[:TAG]\n");
+               "                 [--mount-from REPO] [-q] oci:DIR[:TAG] REGISTRY/REPO[:TAG]\n"
+               "       soci push [same options] [--layout DIR] REGISTRY/REPO[:TAG]\n"
+               "The second form pushes the SOCI indexes `soci create REGISTRY/REPO[:TAG]` made, from\n"
+               "--layout DIR, $SOCI_LAYOUT, or the store (soci --root); the image must be in the\n"
+               "registry already.\n");
 }
 
 /* a repository name as the distribution spec allows its characters (it
@@ -83,6 +94,7 @@ int cmd_push(int argc, char **argv)
         {"platform", required_argument, NULL, 'p'},
         {"all-platforms", no_argument, NULL, 'a'},
         {"mount-from", required_argument, NULL, 'm'},
+        {"layout", required_argument, NULL, 'L'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -97,8 +109,9 @@ int cmd_push(int argc, char **argv)
     struct push_out out = {stdout, 0, NULL};
     struct error err;
     enum existing_mode mode = EXISTING_WARN;
+    const char *layout_dir = NULL;
     char dir[4096], tag[512];
-    int ch, status = 1, have_set = 0, have_cat = 0, pushed = 0;
+    int ch, status = 1, have_set = 0, have_cat = 0, pushed = 0, by_ref, rc_open, v2;
     size_t i, k;
 
     reg_cli_init(&rc);
@@ -140,6 +153,9 @@ int cmd_push(int argc, char **argv)
             }
             out.mount_from = optarg;
             break;
+        case 'L':
+            layout_dir = optarg;
+            break;
         case 'q':
             out.quiet = 1;
             break;
@@ -150,13 +166,25 @@ int cmd_push(int argc, char **argv)
             return cli_bad_option("soci push", ch, argv, optind);
         }
     }
-    if (argc - optind != 2 || layout_ref_parse(argv[optind], dir, sizeof(dir), tag, sizeof(tag)) != 0)
-        return cli_bad_args("soci push", "want oci:DIR[:TAG] REGISTRY/REPO[:TAG]");
-    if (reg_ref_parse(argv[optind + 1], &ref, &err) != 0 || reg_cli_finish(&rc, &err) != 0) {
+    /* one argument: the image's reference, its indexes from create's layout */
+    by_ref = argc - optind == 1 && reg_ref_looks_remote(argv[optind]);
+    if (!by_ref && (argc - optind != 2 || layout_dir ||
+                    layout_ref_parse(argv[optind], dir, sizeof(dir), tag, sizeof(tag)) != 0))
+        return cli_bad_args("soci push", "want REGISTRY/REPO[:TAG], or oci:DIR[:TAG] REGISTRY/REPO[:TAG]");
+    if (reg_ref_parse(argv[argc - 1], &ref, &err) != 0 || reg_cli_finish(&rc, &err) != 0) {
         fprintf(stderr, "soci: %s\n", err.msg);
         return 2;
     }
-    if (layout_open(&l, dir, 0, &err) != 0) {
+    if (by_ref) {
+        if (layout_dir == NULL && layout_named(NULL, NULL))
+            layout_dir = getenv("SOCI_LAYOUT");
+        str_copy(tag, sizeof(tag), ref.tag[0] ? ref.tag : ref.digest);
+        rc_open = layout_dir ? layout_open(&l, layout_dir, 0, &err)
+                             : store_open_layout(&ref, 0, &l, dir, sizeof(dir), &err);
+    } else {
+        rc_open = layout_open(&l, dir, 0, &err);
+    }
+    if (rc_open != 0) {
         fprintf(stderr, "soci: %s\n", err.msg);
         return 1;
     }
@@ -166,10 +194,23 @@ int cmd_push(int argc, char **argv)
     c = reg_cli_client(&rc, ref.host, &err);
     if (c == NULL || reg_ping(c, &err) != 0)
         goto done;
-    /* the image first, tagged as asked, when the registry lacks it */
-    if (push_image_closure(c, &l, ref.repo, set.target_digest, -1, ref.digest[0] ? NULL : ref.tag, &out, &err) != 0)
+    v2 = target_is_v2(&l, &set);
+    if (by_ref && !v2) {
+        /* as upstream: the image is the registry's already; its layers need not be here */
+        int found;
+        if (reg_manifest_head(c, ref.repo, set.target_digest, NULL, 0, NULL, NULL, &found, &err) != 0)
+            goto done;
+        if (!found) {
+            error_set(&err, "%s/%s has no image %s: push the image first (soci push pushes only its SOCI indexes)",
+                      ref.host, ref.repo, set.target_digest);
+            goto done;
+        }
+    } else if (push_image_closure(c, &l, ref.repo, set.target_digest, -1, ref.digest[0] ? NULL : ref.tag, &out,
+                                  &err) != 0) {
+        /* the image first, tagged as asked, when the registry lacks it */
         goto done;
-    if (target_is_v2(&l, &set)) {
+    }
+    if (v2) {
         if (!out.quiet)
             printf("pushed the SOCI-enabled (v2) image with its indexes: %s\n", set.target_digest);
         status = 0;
