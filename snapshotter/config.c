@@ -204,6 +204,14 @@ void snap_config_defaults(struct snap_config *cfg)
     cfg->cache_disk_bytes = 10LL << 30;
 }
 
+int snap_config_plain_http(const struct snap_config *cfg, const char *host)
+{
+    for (int i = 0; i < cfg->n_plain_http_hosts; i++)
+        if (strcmp(cfg->plain_http_hosts[i], host) == 0)
+            return 1;
+    return 0;
+}
+
 void snap_config_free(struct snap_config *cfg)
 {
     free(cfg->passthrough);
@@ -300,6 +308,7 @@ struct reader {
     int line;
     struct snap_config *cfg;
     char table[1024];          /* canonical name of the current table */
+    char last_name[NAME_MAX_BYTES]; /* its last component, unquoted (a registry host) */
     int table_index;           /* into tables[] */
     struct text seen_tables;   /* "\n"-separated canonical names */
     unsigned char seen[NKEYS]; /* keys set in the current table */
@@ -588,8 +597,8 @@ static int read_array(struct reader *r, const char *key, int (*read_element)(str
 /* one {host = "..", insecure = true, request_timeout_sec = 10} on one line */
 static int read_mirror(struct reader *r, const char *key)
 {
-    char name[NAME_MAX_BYTES], s[VALUE_MAX_BYTES];
-    int have_host = 0, have_insecure = 0, have_timeout = 0, first = 1;
+    char name[NAME_MAX_BYTES], s[VALUE_MAX_BYTES], host[VALUE_MAX_BYTES] = "";
+    int have_host = 0, have_insecure = 0, have_timeout = 0, first = 1, insecure = 0;
 
     if (r->p >= r->end || *r->p != '{')
         return fail(r, key, "expected an inline table {host = \"...\"}");
@@ -617,11 +626,13 @@ static int read_mirror(struct reader *r, const char *key)
             if (!s[0])
                 return fail(r, key, "a mirror's host is empty");
             text_quoted(&r->value, s);
+            memcpy(host, s, strlen(s) + 1);
         } else if (strcmp(name, "insecure") == 0 && !have_insecure++) {
             int b;
             if (read_bool(r, key, &b) != 0)
                 return -1;
             text_str(&r->value, b ? "true" : "false");
+            insecure = b;
         } else if (strcmp(name, "request_timeout_sec") == 0 && !have_timeout++) {
             int64_t v;
             if (read_int(r, key, &v) != 0)
@@ -645,6 +656,16 @@ static int read_mirror(struct reader *r, const char *key)
     if (!have_host)
         return fail(r, key, "a mirror needs a host");
     text_str(&r->value, "}");
+    /* the registry itself as its own insecure mirror: plain http to it (a
+     * mirror on another host is accepted and not used) */
+    if (insecure && strcmp(host, r->last_name) == 0) {
+        struct snap_config *c = r->cfg;
+        if (c->n_plain_http_hosts == SNAP_MAX_PLAIN_HOSTS)
+            return fail(r, key, "more than %d insecure hosts", SNAP_MAX_PLAIN_HOSTS);
+        if (strlen(host) >= sizeof(c->plain_http_hosts[0]))
+            return fail(r, key, "host name too long");
+        memcpy(c->plain_http_hosts[c->n_plain_http_hosts++], host, strlen(host) + 1);
+    }
     return 0;
 }
 
@@ -792,6 +813,7 @@ static int read_header(struct reader *r)
         goto out;
     }
     memcpy(r->table, name.s, name.len + 1);
+    snprintf(r->last_name, sizeof(r->last_name), "%s", comp);
     last = depth > 1 ? r->table + last_off : NULL;
     for (size_t i = 0; i < NTABLES && found < 0; i++)
         if (strcmp(tables[i], "") != 0 && table_matches(tables[i], r->table, last))

@@ -26,6 +26,7 @@
 #define SNAP_DEFAULT_ADDRESS "/run/soci-snapshotter-grpc/soci-snapshotter-grpc.sock"
 #define SNAP_DEFAULT_ROOT "/var/lib/soci-snapshotter-grpc"
 #define SNAP_DEFAULT_CONFIG "/etc/soci-snapshotter-grpc/config.toml"
+#define SNAP_MAX_PLAIN_HOSTS 16
 
 struct snap_config {
     /* top level */
@@ -69,6 +70,11 @@ struct snap_config {
     int64_t cache_disk_bytes;         /* compressed + decompressed disk cache, "10GiB" */
     char cache_dir[4096];             /* "" = ROOT/soci/spancache */
 
+    /* hosts named as their own insecure mirror ([resolver.host."H"] mirrors
+     * = [{host = "H", insecure = true}]): reached with plain http */
+    char plain_http_hosts[SNAP_MAX_PLAIN_HOSTS][256];
+    int n_plain_http_hosts;
+
     /* keys accepted for compatibility and not otherwise used, for config
      * dump: one line each in file order, "TABLE\tkey = VALUE\n" with TABLE
      * the table's name as a header writes it ("" top level,
@@ -83,5 +89,7 @@ int snap_config_load(struct snap_config *cfg, const char *path, int missing_ok, 
 /* the effective config as TOML that snap_config_load accepts */
 void snap_config_dump(const struct snap_config *cfg, FILE *out);
 void snap_config_free(struct snap_config *cfg);
+/* 1 when host (HOST[:PORT]) is to be reached with plain http */
+int snap_config_plain_http(const struct snap_config *cfg, const char *host);
 
 #endif

@@ -123,6 +123,8 @@ struct reg_client *remote_index_client(struct remote_index *ri, const char *host
     o.connect_timeout_ms = ri->cfg.dial_timeout_msec;
     o.max_retries = ri->cfg.max_retries > 0 ? ri->cfg.max_retries : -1;
     o.low_speed_secs = ri->cfg.response_header_timeout_msec > 0 ? (ri->cfg.response_header_timeout_msec + 999) / 1000 : 0;
+    /* [resolver.host."H"]: H as its own insecure mirror */
+    o.plain_http = snap_config_plain_http(&ri->cfg, host);
     c = reg_client_new(host, &o, err);
     if (c) {
         str_copy(ri->clients[ri->nclients].host, sizeof(ri->clients[0].host), host);

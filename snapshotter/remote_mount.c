@@ -136,6 +136,18 @@ int remote_mount_spawn(const struct mount_spec *s, struct error *err)
         argv[argc++] = "--bg-period-ms";
         argv[argc++] = period;
     }
+    {
+        /* the registry host of HOST/REPO@MANIFEST, reached as the daemon reaches it */
+        char host[256];
+        const char *slash = strchr(s->source, '/');
+        size_t hl = slash ? (size_t)(slash - s->source) : 0;
+        if (hl > 0 && hl < sizeof(host)) {
+            memcpy(host, s->source, hl);
+            host[hl] = '\0';
+            if (snap_config_plain_http(s->cfg, host))
+                argv[argc++] = "--plain-http";
+        }
+    }
     argv[argc++] = s->dir;
     argv[argc] = NULL;
 
