@@ -305,6 +305,14 @@ static int add_entry(struct builder *b, const struct ztoc_entry *e, struct error
     uint32_t dir, node;
     int rc = -1;
 
+    /* a tar name ends at its first NUL, so only a forged TOC holds one; kept,
+     * "n\0/z" would become one directory entry with a '/' in it, which the
+     * kernel refuses (readdir of the whole directory fails with EIO) */
+    if (e->name.len > 0 && memchr(e->name.ptr, '\0', e->name.len) != NULL) {
+        free(clean);
+        return error_set(err, "an entry's name \"%.*s\" holds a NUL byte", (int)strnlen(e->name.ptr, 200),
+                         e->name.ptr);
+    }
     RETURN_ERROR_IF(clean == NULL, err, "out of memory");
     clen = fs_clean_name(e->name.ptr, e->name.len, clean);
     if (clen == 0) {
