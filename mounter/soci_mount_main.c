@@ -39,6 +39,7 @@
 #include "layer_fs.h"
 #include "log.h"
 #include "reg_cli.h"
+#include "prefetch_mount.h"
 #include "span_cache.h"
 #include "strutil.h"
 #include "zinfo.h"
@@ -56,6 +57,8 @@ struct options {
     int64_t fetch_min_rate;
     struct platform_sel sel;
     struct reg_cli reg;
+    const char *prefetch_artifact;  /* --prefetch-artifact FILE|DIGEST (with --layer) */
+    int no_prefetch_artifact;       /* --no-prefetch-artifact */
 };
 
 struct mounted {
@@ -132,6 +135,9 @@ static void usage(FILE *f)
             "  --fetch-min-rate N          bytes per second (default 32K)\n"
             "  --fetch-retries N           retries of a failed registry request (default 3)\n"
             "  --prefetch FILE             paths (one per line) whose spans are fetched before mounting\n"
+            "  --prefetch-artifact F|D     --layer: this prefetch artifact (file, or digest of a blob of\n"
+            "                              SOURCE) instead of the one the SOCI index names for the layer\n"
+            "  --no-prefetch-artifact      do not fetch the spans of the index's prefetch artifacts\n"
             "  --log-file FILE             JSON log lines go to FILE (appended) instead of stderr\n"
             "  --plain-http, --insecure, --user U[:P], --password-stdin, --verbose\n");
 }
@@ -153,6 +159,8 @@ static int parse(int argc, char **argv, struct options *o)
         {"bg-quiet-ms", required_argument, NULL, 'Q'},
         {"bg-period-ms", required_argument, NULL, 'P'},
         {"prefetch", required_argument, NULL, 'F'},
+        {"prefetch-artifact", required_argument, NULL, 'A'},
+        {"no-prefetch-artifact", no_argument, NULL, 'N'},
         {"fetch-timeout", required_argument, NULL, 'T'},
         {"fetch-retries", required_argument, NULL, 'R'},
         {"fetch-min-rate", required_argument, NULL, 'S'},
@@ -227,6 +235,8 @@ static int parse(int argc, char **argv, struct options *o)
                 o->period_ms = (long)v;
             break;
         case 'F': o->prefetch = optarg; break;
+        case 'A': o->prefetch_artifact = optarg; break;
+        case 'N': o->no_prefetch_artifact = 1; break;
         case 'G': o->log_file = optarg; break;
         case 'S':
             if (cli_parse_size(optarg, &o->fetch_min_rate) != 0 || o->fetch_min_rate < 1 ||
@@ -258,6 +268,10 @@ static int parse(int argc, char **argv, struct options *o)
     }
     if (argc - optind != 2 || (!o->layer == !o->image)) {
         usage(stderr);
+        return 2;
+    }
+    if (o->prefetch_artifact && (!o->layer || o->no_prefetch_artifact)) {
+        fprintf(stderr, PROG ": --prefetch-artifact goes with --layer, and not with --no-prefetch-artifact\n");
         return 2;
     }
     o->source = argv[optind];
@@ -381,6 +395,37 @@ static int prefetch(struct mounted *m, const char *file, struct error *err)
         }
     }
     fclose(f);
+    return 0;
+}
+
+/* the layers' prefetch artifacts (the index's, or --prefetch-artifact):
+ * their spans, fetched before the mount answers */
+static int prefetch_artifacts(struct mount_ctx *ctx, const struct located_image *img, struct error *err)
+{
+    const struct options *o = &ctx->opt;
+    size_t i;
+
+    if (o->no_prefetch_artifact)
+        return 0;
+    if (o->prefetch_artifact && ctx->nunits == 1) {
+        struct located_layer *L = ctx->units[0].L;
+        uint8_t *bytes;
+        size_t len;
+        if (prefetch_mount_load(o->prefetch_artifact, img, &bytes, &len, err) != 0)
+            return -1;
+        free(L->prefetch);
+        L->prefetch = bytes;
+        L->prefetch_len = len;
+    }
+    for (i = 0; i < ctx->nunits; i++) {
+        struct mounted *m = &ctx->units[i];
+        int64_t nspans = 0;
+        if (!m->fuse || m->L->prefetch == NULL)
+            continue;
+        if (prefetch_mount_run(m->cache, &m->zi, m->L->prefetch, m->L->prefetch_len, &nspans, err) != 0)
+            return error_prefix(err, "prefetch artifact of layer %s", m->L->digest);
+        log_kv("info", "prefetched", LOG_STR("layer", m->L->digest), LOG_INT("spans", nspans));
+    }
     return 0;
 }
 
@@ -779,6 +824,7 @@ static int run(struct mount_ctx *ctx, int *parent_rc, struct error *err)
     lo.sel = &o->sel;
     lo.only_layer = o->layer;
     lo.want_diff_ids = o->image;
+    lo.no_prefetch = o->no_prefetch_artifact;
     if (strncmp(o->source, "oci:", 4) != 0) {
         struct reg_ref r;
         if (reg_ref_parse(o->source, &r, err) != 0 || (client = reg_cli_client(&o->reg, r.host, err)) == NULL ||
@@ -792,6 +838,8 @@ static int run(struct mount_ctx *ctx, int *parent_rc, struct error *err)
         for (size_t i = 0; i < ctx->nunits; i++)
             if (ctx->units[i].fuse && prefetch(&ctx->units[i], o->prefetch, err) != 0)
                 goto out;
+    if (prefetch_artifacts(ctx, &img, err) != 0)
+        goto out;
     if (start_sessions(ctx, err) != 0 || (o->image && mount_image(ctx, &watcher, &watching, err) != 0))
         goto out;
     if (pthread_create(&sig_thread, NULL, signal_main, ctx) != 0) {

@@ -8,7 +8,9 @@
 #include "catalog.h"
 #include "digest.h"
 #include "discover.h"
+#include "log.h"
 #include "oci.h"
+#include "prefetch.h"
 #include "remote_image.h"
 #include "sha256.h"
 #include "soci_index.h"
@@ -84,15 +86,16 @@ static int to_buf(void *ctx, const uint8_t *data, size_t n, struct error *err)
     return 0;
 }
 
-/* a blob of known digest and size from the registry, digest-checked */
-static int fetch_blob(struct reg_client *c, const char *repo, const char *digest, int64_t size, uint8_t **out,
-                      size_t *len, struct error *err)
+/* a blob from the registry, of this size when size >= 0, at most max bytes,
+ * digest-checked */
+static int fetch_blob_max(struct reg_client *c, const char *repo, const char *digest, int64_t size, size_t max,
+                          uint8_t **out, size_t *len, struct error *err)
 {
-    struct grow_buf b = {NULL, 0, 0, size >= 0 ? (size_t)size : MAX_ZTOC};
+    struct grow_buf b = {NULL, 0, 0, size >= 0 ? (size_t)size : max};
     uint8_t raw[32];
     char got[80];
 
-    RETURN_ERROR_IF(size > (int64_t)MAX_ZTOC, err, "blob %s: %lld bytes is too large", digest, (long long)size);
+    RETURN_ERROR_IF(size > (int64_t)max, err, "blob %s: %lld bytes is too large", digest, (long long)size);
     if (reg_blob_get(c, repo, digest, to_buf, &b, err) != 0) {
         free(b.p);
         return -1;
@@ -103,9 +106,43 @@ static int fetch_blob(struct reg_client *c, const char *repo, const char *digest
         free(b.p);
         return error_set(err, "blob %s from the registry does not match its digest", digest);
     }
+    RETURN_ERROR_IF(size >= 0 && b.len != (size_t)size, err, "blob %s from the registry is %zu bytes, not %lld", digest,
+                    b.len, (long long)size);
     *out = b.p ? b.p : calloc(1, 1);
     *len = b.len;
     return 0;
+}
+
+static int fetch_blob(struct reg_client *c, const char *repo, const char *digest, int64_t size, uint8_t **out,
+                      size_t *len, struct error *err)
+{
+    return fetch_blob_max(c, repo, digest, size, MAX_ZTOC, out, len, err);
+}
+
+int locate_read_blob(const struct located_image *li, const char *digest, int64_t size, size_t max, uint8_t **out,
+                     size_t *len, struct error *err)
+{
+    RETURN_ERROR_IF(!digest_valid(digest), err, "\"%.80s\" is not a digest", digest);
+    if (li->remote)
+        return fetch_blob_max(li->client, li->ref.repo, digest, size, max, out, len, err);
+    return layout_read_blob(&li->layout, digest, size, max, out, len, err);
+}
+
+/* the layer's prefetch artifact, if its index names one: a failure is a
+ * warning, since the mount works without it (only slower at first) */
+static void read_prefetch(const struct located_image *li, struct located_layer *L)
+{
+    struct error err;
+
+    if (!L->prefetch_digest[0] || L->ztoc == NULL)
+        return;
+    if (locate_read_blob(li, L->prefetch_digest, L->prefetch_size, PREFETCH_MAX_BYTES, &L->prefetch, &L->prefetch_len,
+                         &err) != 0) {
+        log_msg("warn", "prefetch artifact %s of layer %s: %s; mounting without it", L->prefetch_digest, L->digest,
+                err.msg);
+        L->prefetch = NULL;
+        L->prefetch_len = 0;
+    }
 }
 
 /* the image config (digest-checked, from the layout or the registry) and
@@ -141,6 +178,14 @@ static void attach_ztocs_from_index(struct located_image *out, const struct soci
                 str_copy(out->layers[i].ztoc_digest, sizeof(out->layers[i].ztoc_digest), ix->ztocs[k].ztoc_digest);
                 out->layers[i].ztoc_len = (size_t)ix->ztocs[k].ztoc_size;
                 out->layers[i].disable_xattrs = ix->ztocs[k].disable_xattrs;
+            }
+    /* the first prefetch descriptor of a layer wins, as for its ztoc lookup */
+    for (i = 0; i < out->nlayers; i++)
+        for (k = ix->nprefetch; k-- > 0;)
+            if (strcmp(ix->prefetch[k].layer_digest, out->layers[i].digest) == 0) {
+                str_copy(out->layers[i].prefetch_digest, sizeof(out->layers[i].prefetch_digest),
+                         ix->prefetch[k].digest);
+                out->layers[i].prefetch_size = ix->prefetch[k].size;
             }
 }
 
@@ -192,6 +237,8 @@ static int locate_layout(const struct locate_opts *o, struct located_image *out,
             error_prefix(err, "ztoc of layer %s", L->digest);
             goto out;
         }
+        if (!o->no_prefetch)
+            read_prefetch(out, L);
     }
     rc = 0;
 out:
@@ -265,6 +312,8 @@ static int locate_remote(const struct locate_opts *o, struct located_image *out,
             error_prefix(err, "ztoc of layer %s", L->digest);
             goto out;
         }
+        if (!o->no_prefetch)
+            read_prefetch(out, L);
     }
     rc = 0;
 out:
@@ -290,8 +339,10 @@ void located_image_release(struct located_image *li)
 {
     size_t i;
 
-    for (i = 0; i < li->nlayers; i++)
+    for (i = 0; i < li->nlayers; i++) {
         free(li->layers[i].ztoc);
+        free(li->layers[i].prefetch);
+    }
     free(li->layers);
     if (!li->remote && li->layout.dir_fd >= 0)
         layout_close(&li->layout);

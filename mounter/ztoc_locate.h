@@ -27,6 +27,14 @@ struct located_layer {
     int disable_xattrs;
     char blob_path[4096];       /* layout: the blob file */
     char diff_id[80];           /* the image config's, with want_diff_ids ("" otherwise) */
+    /* the index's prefetch artifact for this layer (formats/prefetch.h):
+     * its descriptor, and its bytes (digest-checked) when the layer's ztoc
+     * was fetched and no_prefetch is off; NULL if none or unreadable (a
+     * warning is logged: the mount goes on without it) */
+    char prefetch_digest[80];
+    int64_t prefetch_size;
+    uint8_t *prefetch;
+    size_t prefetch_len;
 };
 
 struct located_image {
@@ -47,9 +55,15 @@ struct locate_opts {
     struct reg_client *client;  /* for a registry source (owned by the caller) */
     const char *only_layer;     /* registry: fetch only this layer's ztoc (--layer), or NULL: all */
     int want_diff_ids;          /* read the image config for every layer's diff_id */
+    int no_prefetch;            /* do not read the layers' prefetch artifacts */
 };
 
 int ztoc_locate(const struct locate_opts *o, struct located_image *out, struct error *err);
 void located_image_release(struct located_image *li);
+
+/* a blob of the located image's source (layout or registry), at most max
+ * bytes (and exactly size when size >= 0), digest-checked; *out malloc'd */
+int locate_read_blob(const struct located_image *li, const char *digest, int64_t size, size_t max, uint8_t **out,
+                     size_t *len, struct error *err);
 
 #endif

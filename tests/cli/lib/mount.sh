@@ -136,3 +136,20 @@ extract() {
     tar -x --xattrs --xattrs-include='*' --numeric-owner -p -f "$1" -C "$2" 2>"$2.err"
     sed -n 's/^tar: \(.*\): Cannot .*/\1/p' "$2.err" >"$2.skip"
 }
+
+# blob_gets LOG REPO DIGEST: the GETs of a blob in docker-registry's access
+# log (REGISTRY_ACCESS_LOG=1), "STATUS BYTES" one a line
+blob_gets() {
+    grep -F "\"GET /v2/$2/blobs/$3 " "$1" | sed 's/.*HTTP\/1\.[01]" \([0-9]*\) \([0-9]*\) .*/\1 \2/'
+}
+
+# wait_gets LOG REPO DIGEST N: at most ~10 s for N such GETs to be logged,
+# then ~0.5 s more (the registry writes its log line after the response)
+wait_gets() {
+    _i=0
+    while [ "$(blob_gets "$1" "$2" "$3" | wc -l)" -lt "$4" ] && [ $_i -lt 200 ]; do
+        sleep 0.05
+        _i=$((_i + 1))
+    done
+    sleep 0.5
+}
