@@ -125,3 +125,90 @@ printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+js
     "$D" "$D" >"$OUT/fuzz_oci_json/manifest"
 printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":2,"platform":{"os":"linux","architecture":"arm64","variant":"v8"},"annotations":{"org.opencontainers.image.ref.name":"t"}}]}' \
     "$D" >"$OUT/fuzz_oci_json/index"
+
+# WWW-Authenticate challenges (and token answers: the same bytes go to both)
+mkdir -p "$OUT/fuzz_www_auth" "$OUT/fuzz_reg_ref" "$OUT/fuzz_content_range"
+A=$OUT/fuzz_www_auth
+printf 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"' >"$A/bearer"
+printf 'Basic realm="Registry Realm"' >"$A/basic"
+printf 'Bearer realm="http://127.0.0.1:5001/t",scope="repository:a/b:pull,push",error="insufficient_scope"' >"$A/scope-comma"
+printf 'bearer  realm = "a\\"b\\\\c" , service=unquoted' >"$A/escapes"
+printf '{"token":"abc.def.ghi","access_token":"x","expires_in":300,"issued_at":"2023-01-01T00:00:00Z"}' >"$A/token-answer"
+printf '{"access_token":"only-access"}' >"$A/access-token"
+
+# registry references: every shape reg_ref_parse knows
+R=$OUT/fuzz_reg_ref
+printf 'busybox' >"$R/short"
+printf 'docker.io/library/busybox:1.36' >"$R/docker-hub"
+printf '127.0.0.1:5000/a/b/c:tag' >"$R/loopback-port"
+printf 'localhost/x@%s' "$D" >"$R/digest"
+printf '[::1]:5000/repo:v1@%s' "$D" >"$R/ipv6-tag-digest"
+printf 'ghcr.io/org/img-name_x.y__z:Tag-1.2_3' >"$R/separators"
+
+# Content-Range and multipart/byteranges: byte 0 = ranges - 1, then 8 bytes
+# a range (4-byte offset mod 100000, 2-byte length mod 4096 + 1, 2 unused)
+C=$OUT/fuzz_content_range
+"$PY" - "$C" <<'PYEOF'
+import struct, sys
+out = sys.argv[1]
+def rng(off, ln):
+    return struct.pack(">IHH", off, ln - 1, 0)
+def write(name, data):
+    open(out + "/" + name, "wb").write(data)
+body = b"AAAAbbbbCCCCdddd0123456789"
+write("single", b"\0" + rng(0, 4) + b"bytes 0-3/26\r\n" + body)
+write("star", b"\0" + rng(0, 4) + b"bytes 10-19/*\n")
+write("type", b"\0" + rng(0, 4) + b"multipart/byteranges; boundary=B\n")
+mp = (b"--B\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes 0-3/26\r\n\r\nAAAA\r\n"
+      b"--B\r\nContent-Range: bytes 8-11/26\r\n\r\nCCCC\r\n--B--\r\n")
+write("multipart-2", b"\1" + rng(0, 4) + rng(8, 4) + mp)
+mp3 = (b"\r\n--B\r\nContent-Range: bytes 4-7/*\r\n\r\nbbbb\r\n--B\r\ncontent-range: bytes 12-15/26\r\n\r\ndddd\r\n"
+       b"--B\r\nContent-Range: bytes 16-25/26\r\n\r\n0123456789\r\n--B--")
+write("multipart-3", b"\2" + rng(4, 4) + rng(12, 4) + rng(16, 10) + mp3)
+PYEOF
+
+# soci-snapshotter-grpc config.toml: every table and value kind the loader reads
+S=$OUT/fuzz_snap_config
+mkdir -p "$S"
+cat >"$S/full" <<'TOML'
+# top level
+metrics_address = "127.0.0.1:9999"
+metadata_store = 'db-multi'   # literal string
+skip_check_snapshotter_supported = true
+max_concurrency = -1
+mount_timeout_sec = 45
+[http]
+DialTimeoutMsec = 1_500
+MaxRetries = 3
+[blob]
+fetching_timeout_sec = 60
+max_span_verification_retries = 2
+[fuse]
+attr_timeout = 5
+negative_timeout = 0
+[background_fetch]
+disable = true
+fetch_period_msec = 250
+[pull_modes]
+  [pull_modes.soci_v1]
+    enable = true
+  [pull_modes.parallel_pull_unpack.decompress_streams."gzip"]
+    path = "/usr/bin/unpigz"
+    args = ["-d",
+            "-c", # trailing comma and a comment
+           ]
+[resolver.host."registry.example:5000"]
+mirrors = [{host = "mirror.example", insecure = true, request_timeout_sec = 10},
+           { host = "m2" }]
+[resolver . host . docker-io]
+mirrors = []
+[snapshotter]
+min_layer_size = 10_000_000
+[cache]
+memory_size = "64MiB"
+disk_size = "4G"
+dir = "/var/cache/soci \"q\" \u00e9"
+TOML
+printf '[resolver.host."127.0.0.1:5000"]\nmirrors = [{host = "127.0.0.1:5000", insecure = true}]\n' >"$S/plain-http"
+printf '[cache]\nmemory_size = 1048576\ndisk_size = "10GiB"\ndir = '"'"'/x'"'"'\n' >"$S/cache"
+printf '' >"$S/empty"
