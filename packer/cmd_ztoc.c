@@ -151,7 +151,8 @@ static int find_ztoc(const struct store_list *sl, const char *digest, int by_cat
     for (i = 0; i < sl->n; i++) {
         if (layout_entry_open(&sl->v[i], l, cat, err) != 0)
             return -1;
-        if (by_catalog ? catalog_find_ztoc(cat, digest, NULL) != NULL : layout_blob_exists(l, digest, NULL)) {
+        if (by_catalog ? catalog_find_ztoc(cat, digest, NULL) != NULL
+                       : layout_blob_exists(l, digest, NULL) && catalog_find_index(cat, digest) == NULL) {
             *at = i;
             return 0;
         }
