@@ -10,6 +10,13 @@ out=$(timeout 10 "$SOCI" --help) || fail "soci --help: exit $?"
 for cmd in create convert push index ztoc prefetch version; do
     printf '%s\n' "$out" | grep -q "^  $cmd " || fail "soci --help does not list \"$cmd\""
 done
+for word in --root SOCI_ROOT SOCI_LAYOUT; do
+    printf '%s\n' "$out" | grep -q -- "$word" || fail "soci --help does not mention $word"
+done
+# the global --root is taken before the command, also before --help
+timeout 10 "$SOCI" --root "$TMP/r" index --help >"$TMP/out" 2>&1 || fail "soci --root DIR index --help: exit $?"
+timeout 10 "$SOCI" --root="$TMP/r" ztoc list --help >"$TMP/out" 2>&1 || fail "soci --root=DIR ztoc list --help: exit $?"
+[ -e "$TMP/r" ] && fail "--help created the store root"
 
 # help CMD...: `CMD... --help` exits 0 and prints "usage: CMD..." first
 help() {
