@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 
 #include "digest.h"
 #include "strutil.h"
@@ -156,16 +155,11 @@ int oci_platform_parse(const char *s, struct oci_platform *p, struct error *err)
     return 0;
 }
 
-void oci_platform_host(struct oci_platform *p)
+void oci_platform_of_machine(const char *machine, struct oci_platform *p)
 {
-    struct utsname u;
-
     memset(p, 0, sizeof(*p));
     copy_str(p->os, sizeof(p->os), "linux");
-    if (uname(&u) == 0)
-        copy_str(p->arch, sizeof(p->arch), u.machine);
-    else
-        copy_str(p->arch, sizeof(p->arch), "amd64");
+    copy_str(p->arch, sizeof(p->arch), machine ? machine : "amd64");
     oci_platform_normalize(p);
     if (strcmp(p->arch, "arm64") == 0)
         copy_str(p->variant, sizeof(p->variant), "v8");

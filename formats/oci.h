@@ -87,8 +87,10 @@ const char *oci_compression_name(const char *media_type);
 /* "linux/amd64[/v8]" */
 void oci_platform_format(const struct oci_platform *p, char *out, size_t n);
 int oci_platform_parse(const char *s, struct oci_platform *p, struct error *err);
-/* the host's platform (linux/amd64, linux/arm64/v8, ...) */
-void oci_platform_host(struct oci_platform *p);
+/* the platform of a Linux host whose uname machine is `machine` ("x86_64"
+ * -> linux/amd64, "aarch64" -> linux/arm64/v8, ...; NULL -> linux/amd64);
+ * the host's own: lib/platform.h */
+void oci_platform_of_machine(const char *machine, struct oci_platform *p);
 /* does `have` satisfy `want` (variant compared after normalisation) */
 int oci_platform_match(const struct oci_platform *want, const struct oci_platform *have);
 /* normalise like containerd: aarch64 -> arm64, x86_64 -> amd64, arm64 variant v8 */

@@ -1,11 +1,10 @@
-/* stream.c -- msgpack record stream codec (see stream.h, STREAM.md) */
+/* stream.c -- msgpack record stream codec on buffers (see stream.h; the
+ * fd side is lib/stream_io) */
 #include "stream.h"
 
-#include <errno.h>
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define MAX_RECORD (((size_t)1 << 30) + (64 << 10))
 /* the fuzz build reads in small chunks (-DSTREAM_READ_CHUNK=...) so that
@@ -45,7 +44,7 @@ void stream_record_init(struct stream_record *rec, enum stream_type type)
 }
 
 
-/* ---- reader ----
+/* ---- decoder ----
  *
  * A bounded msgpack reader of our own rather than msgpack-c's unpacker,
  * which allocates an object array as soon as it sees an array or map
@@ -59,15 +58,14 @@ struct scan_level {
     uint64_t left;      /* items still to come in this container */
 };
 
-struct stream_reader {
-    int fd;
+struct stream_decoder {
     uint8_t *buf;
     size_t len, cap;
     size_t off;          /* start of the record being scanned */
     size_t rec_len;      /* length of the record last returned */
     int have_result;
     int seen_header;
-    int eof;
+    int ended;           /* stream_decoder_end: no more bytes will come */
     uint64_t nrecords;   /* records returned so far */
     /* frame scanner, resumable across reads */
     size_t scan;         /* next byte to look at, relative to off */
@@ -76,13 +74,12 @@ struct stream_reader {
     struct scan_level stack[STREAM_MAX_DEPTH];
 };
 
-struct stream_reader *stream_reader_new(int fd, const uint8_t *initial, size_t initial_len)
+struct stream_decoder *stream_decoder_new(const uint8_t *initial, size_t initial_len)
 {
-    struct stream_reader *r = calloc(1, sizeof(*r));
+    struct stream_decoder *r = calloc(1, sizeof(*r));
 
     if (r == NULL)
         return NULL;
-    r->fd = fd;
     r->cap = initial_len > READ_CHUNK ? initial_len : READ_CHUNK;
     r->buf = malloc(r->cap);
     if (r->buf == NULL) {
@@ -95,7 +92,7 @@ struct stream_reader *stream_reader_new(int fd, const uint8_t *initial, size_t i
     return r;
 }
 
-void stream_reader_free(struct stream_reader *r)
+void stream_decoder_free(struct stream_decoder *r)
 {
     if (r == NULL)
         return;
@@ -182,7 +179,7 @@ static int mp_head(const uint8_t *p, size_t n, struct mp_head *h)
 /* advance the frame scanner over the buffered bytes: 1 when the record at
  * r->off is complete (its length in r->rec_len), 0 when more bytes are
  * needed, -1 on a record that breaks the limits */
-static int scan_frame(struct stream_reader *r, struct error *err)
+static int scan_frame(struct stream_decoder *r, struct error *err)
 {
     const uint8_t *base = r->buf + r->off;
     size_t avail = r->len - r->off;
@@ -546,14 +543,15 @@ int stream_looks_like(const uint8_t *p, size_t n)
     return cur_val(&c, &v) == 0 && key_is(&v, "soci-stream");
 }
 
-/* drop the record last returned; keep the buffer's unread bytes */
-static void consume(struct stream_reader *r)
+/* drop the record last returned; keep the buffer's unread bytes.  Nothing
+ * to drop: the scanner keeps its place in the record still arriving */
+static void consume(struct stream_decoder *r)
 {
-    if (r->have_result) {
-        r->off += r->rec_len;
-        r->have_result = 0;
-        r->nrecords++;
-    }
+    if (!r->have_result)
+        return;
+    r->off += r->rec_len;
+    r->have_result = 0;
+    r->nrecords++;
     r->scan = 0;
     r->depth = 0;
     r->items = 0;
@@ -569,7 +567,7 @@ static void consume(struct stream_reader *r)
 /* room to read at least READ_CHUNK more.  The buffer grows by doubling
  * with the bytes that actually arrive, never to the size a header merely
  * declares: a 6-byte bin32 header claiming 1 GiB must not cost 1 GiB. */
-static int make_room(struct stream_reader *r, struct error *err)
+static int make_room(struct stream_decoder *r, struct error *err)
 {
     size_t want = r->len + READ_CHUNK, ncap;
     uint8_t *nb;
@@ -594,48 +592,52 @@ static int make_room(struct stream_reader *r, struct error *err)
     return 0;
 }
 
-int stream_read(struct stream_reader *r, struct stream_record *rec, struct error *err)
+int stream_decoder_next(struct stream_decoder *r, struct stream_record *rec, struct error *err)
 {
-    consume(r);
-    for (;;) {
-        ssize_t n;
-        int rc = scan_frame(r, err);
+    int rc;
 
-        if (rc < 0)
-            return error_prefix(err, "record stream");
-        if (rc == 1) {
-            r->have_result = 1;
-            if (decode(r->buf + r->off, r->rec_len, rec, err) != 0)
-                return error_prefix(err, "record stream");
-            if (!r->seen_header && rec->type != REC_ERROR) {
-                RETURN_ERROR_IF(rec->type != REC_HEADER, err,
-                                "input is not a soci record stream (first record is \"%s\")", rec->type_name);
-                RETURN_ERROR_IF(rec->version != STREAM_VERSION, err,
-                                "record stream version %u is not supported (this build speaks %d)",
-                                rec->version, STREAM_VERSION);
-                r->seen_header = 1;
-            }
-            return 1;
-        }
-        if (r->eof) {
-            if (r->len > r->off)
-                return error_set(err, "record stream ends inside a record");
-            return 0;
-        }
-        if (make_room(r, err) != 0)
-            return -1;
-        n = read(r->fd, r->buf + r->len, r->cap - r->len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        RETURN_ERROR_IF(n < 0, err, "record stream: read: %s", strerror(errno));
-        if (n == 0)
-            r->eof = 1;
-        else
-            r->len += (size_t)n;
+    consume(r);
+    rc = scan_frame(r, err);
+    if (rc < 0)
+        return error_prefix(err, "record stream");
+    if (rc == 0) {
+        RETURN_ERROR_IF(r->ended && r->len > r->off, err, "record stream ends inside a record");
+        return 0;
     }
+    r->have_result = 1;
+    if (decode(r->buf + r->off, r->rec_len, rec, err) != 0)
+        return error_prefix(err, "record stream");
+    if (!r->seen_header && rec->type != REC_ERROR) {
+        RETURN_ERROR_IF(rec->type != REC_HEADER, err,
+                        "input is not a soci record stream (first record is \"%s\")", rec->type_name);
+        RETURN_ERROR_IF(rec->version != STREAM_VERSION, err,
+                        "record stream version %u is not supported (this build speaks %d)", rec->version,
+                        STREAM_VERSION);
+        r->seen_header = 1;
+    }
+    return 1;
 }
 
-int stream_reader_raw(struct stream_reader *r, const uint8_t **raw, size_t *len, struct error *err)
+int stream_decoder_space(struct stream_decoder *r, uint8_t **at, size_t *avail, struct error *err)
+{
+    consume(r);  /* the record last returned is the caller's no more */
+    if (make_room(r, err) != 0)
+        return -1;
+    *at = r->buf + r->len;
+    *avail = r->cap - r->len;
+    return 0;
+}
+
+void stream_decoder_fill(struct stream_decoder *r, size_t n)
+{
+    if (n > r->cap - r->len) /* a caller's bug: never past the space handed out */
+        n = r->cap - r->len;
+    r->len += n;
+}
+
+void stream_decoder_end(struct stream_decoder *r) { r->ended = 1; }
+
+int stream_decoder_raw(struct stream_decoder *r, const uint8_t **raw, size_t *len, struct error *err)
 {
     RETURN_ERROR_IF(!r->have_result, err, "no record to pass on");
     *raw = r->buf + r->off;
@@ -643,7 +645,7 @@ int stream_reader_raw(struct stream_reader *r, const uint8_t **raw, size_t *len,
     return 0;
 }
 
-/* ---- writer ---- */
+/* ---- encoder ---- */
 
 static void pack_str(msgpack_packer *pk, const char *s)
 {
@@ -786,37 +788,19 @@ static void pack_record(msgpack_packer *pk, const struct stream_record *rec)
     }
 }
 
-static int write_full(int fd, const void *buf, size_t n, struct error *err)
-{
-    const uint8_t *p = buf;
-
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        RETURN_ERROR_IF(w < 0 && errno == EPIPE, err, "record stream: the next stage exited early");
-        RETURN_ERROR_IF(w < 0, err, "record stream: write: %s", strerror(errno));
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-int stream_write(int fd, const struct stream_record *rec, struct error *err)
+int stream_encode(const struct stream_record *rec, uint8_t **out, size_t *len, struct error *err)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    int rc;
 
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     pack_record(&pk, rec);
-    rc = sb.data ? write_full(fd, sb.data, sb.size, err) : error_set(err, "record stream: out of memory");
-    msgpack_sbuffer_destroy(&sb);
-    return rc;
-}
-
-int stream_write_raw(int fd, const uint8_t *raw, size_t len, struct error *err)
-{
-    return write_full(fd, raw, len, err);
+    if (sb.data == NULL) { /* msgpack_sbuffer_write failed to allocate */
+        msgpack_sbuffer_destroy(&sb);
+        return error_set(err, "record stream: out of memory");
+    }
+    *len = sb.size;
+    *out = (uint8_t *)msgpack_sbuffer_release(&sb);
+    return 0;
 }

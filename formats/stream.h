@@ -1,13 +1,15 @@
-/* stream.h -- the msgpack record stream between the filters (formats/STREAM.md)
+/* stream.h -- the msgpack record stream between the filters, on buffers
+ * (docs/format.md §5; reading and writing file descriptors: lib/stream_io.h)
  *
- * A reader pulls records from a file descriptor with a bounded msgpack
- * reader of its own: every array and map count, string and binary length
- * and the nesting depth are checked against STREAM.md's limits as their
- * headers arrive, before anything is allocated for them; then every key's
- * type and size.  A writer packs records (msgpack-c) and writes each one
- * whole.  Records a stage does not consume are passed on unchanged: the
- * reader hands out the exact bytes it read.  A reader or writer is used by
- * one thread at a time.
+ * A decoder takes bytes as they arrive and hands out whole records, with a
+ * bounded msgpack reader of its own: every array and map count, string and
+ * binary length and the nesting depth are checked against the stream's
+ * limits as their headers arrive, before anything is allocated for them;
+ * then every key's type and size.  The encoder packs one record
+ * (msgpack-c) into a buffer.  Records a stage does not consume are passed
+ * on unchanged: the decoder hands out the exact bytes it was given.
+ * Errors: -1 and err set, one line.  A decoder is used by one thread at a
+ * time; the encoder keeps no state.
  */
 #ifndef SOCI_STREAM_H
 #define SOCI_STREAM_H
@@ -78,24 +80,31 @@ struct stream_record {
     char message[STREAM_STR_MAX];/* skip, error */
 };
 
-struct stream_reader;
+struct stream_decoder;
 
-/* initial: bytes already read from fd (e.g. while sniffing), may be NULL */
-struct stream_reader *stream_reader_new(int fd, const uint8_t *initial, size_t initial_len);
-void stream_reader_free(struct stream_reader *r);
-/* 1: a record; 0: clean end of input; -1: error.  The first record must be
- * the header (checked here). */
-int stream_read(struct stream_reader *r, struct stream_record *rec, struct error *err);
-/* the current record's bytes as read (valid until the next read) */
-int stream_reader_raw(struct stream_reader *r, const uint8_t **raw, size_t *len, struct error *err);
+/* initial: bytes already at hand (e.g. sniffed), may be NULL; NULL when out
+ * of memory */
+struct stream_decoder *stream_decoder_new(const uint8_t *initial, size_t initial_len);
+void stream_decoder_free(struct stream_decoder *d);
+/* where the next bytes go: *at, room for *avail of them (at least a
+ * chunk); ends the life of the record last returned */
+int stream_decoder_space(struct stream_decoder *d, uint8_t **at, size_t *avail, struct error *err);
+/* n bytes (at most *avail) were put at *at */
+void stream_decoder_fill(struct stream_decoder *d, size_t n);
+/* no more bytes will come */
+void stream_decoder_end(struct stream_decoder *d);
+/* 1: a record (valid until the next call on d); 0: more bytes needed, or
+ * after stream_decoder_end the clean end of the stream; -1: error.  The
+ * first record must be the header (checked here). */
+int stream_decoder_next(struct stream_decoder *d, struct stream_record *rec, struct error *err);
+/* the current record's bytes as given (valid as the record is) */
+int stream_decoder_raw(struct stream_decoder *d, const uint8_t **raw, size_t *len, struct error *err);
 
 /* do these first bytes start a record stream (its header record)? */
 int stream_looks_like(const uint8_t *p, size_t n);
 
-/* pack and write one record (not thread-safe: one writer per fd) */
-int stream_write(int fd, const struct stream_record *rec, struct error *err);
-/* write raw record bytes as read */
-int stream_write_raw(int fd, const uint8_t *raw, size_t len, struct error *err);
+/* pack one record: *out (malloc'd, the caller frees it) of *len bytes */
+int stream_encode(const struct stream_record *rec, uint8_t **out, size_t *len, struct error *err);
 
 void stream_record_init(struct stream_record *rec, enum stream_type type);
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "progress.h"
-#include "stream.h"
+#include "stream_io.h"
 
 #define PROG "ztoc-gen"
 

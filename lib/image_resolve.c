@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "platform.h"
 #include "soci_index.h"
 #include "strutil.h"
 
@@ -238,7 +239,7 @@ int image_resolve(struct oci_layout *l, const char *ref, const struct platform_s
     str_copy(out->target_media_type, sizeof(out->target_media_type), td.media_type);
     if (!explicit) {
         sel.n = 1;
-        oci_platform_host(&sel.want[0]);
+        platform_host(&sel.want[0]);
     }
     td.has_platform = 0; /* the tag's own platform never filters */
     if (walk(l, &td, &sel, 0, 1, out, err) != 0) {

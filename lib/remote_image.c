@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "oci.h"
+#include "platform.h"
 #include "soci_index.h"
 #include "strutil.h"
 
@@ -131,7 +132,7 @@ int remote_resolve(struct reg_client *c, const struct reg_ref *ref, const struct
         int pass;
         if (!explicit) {
             sel.n = 1;
-            oci_platform_host(&sel.want[0]);
+            platform_host(&sel.want[0]);
         }
         /* pass 0: the selection; pass 1 (default selection found nothing):
          * the only image there is */

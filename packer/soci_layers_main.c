@@ -26,7 +26,7 @@
 #include "reg_cli.h"
 #include "registry.h"
 #include "remote_source.h"
-#include "stream.h"
+#include "stream_io.h"
 
 #define PROG "soci-layers"
 

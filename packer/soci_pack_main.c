@@ -14,7 +14,7 @@
 
 #include "oci_layout.h"
 #include "pack.h"
-#include "stream.h"
+#include "stream_io.h"
 
 #define PROG "soci-pack"
 

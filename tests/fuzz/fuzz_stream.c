@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "stream.h"
+#include "stream_io.h"
 
 struct outcome {
     uint64_t hash;
