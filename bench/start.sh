@@ -221,6 +221,8 @@ done
 REF=$LINK_LOCAL/bench/start:main
 PFREF=$LINK_LOCAL/bench/start-pf:main
 PF_ARTIFACTS=0
+# the daemon applies prefetch artifacts only when its config says so
+printf '[prefetch]\nenable = true\n' >"$RUNS/prefetch.toml"
 if [ "$PF" = 1 ]; then
     # the same image bytes in a repository of their own, indexed there from
     # the registry (remote create) with the command's files as the prefetch
@@ -267,13 +269,14 @@ served_since() {
 loglines() { wc -l <"$REGLOG"; }
 ctrc() { "${CL[@]}" timeout -k 5 600 ctr -a "$CTD_DIR/containerd.sock" -n "$NS" "$@"; }
 
-start_stack() { # [soci]
+start_stack() { # [soci [CONFIG]]
     stop_stack
     # keep the last daemon's log for a look after the run
     [ ! -f "$SNAP_DIR/log" ] || mv "$SNAP_DIR/log" "$RUNS/daemon.log.$((++NSTACK))"
     rm -rf "$CTD_DIR" "$SNAP_DIR"
     if [ "${1:-}" = soci ]; then
-        "${CL[@]}" env SOCI_SNAPSHOTTER="$BIN/soci-snapshotter-grpc" sh "$ROOT/scripts/snapshotter.sh" start "$SNAP_DIR" >/dev/null
+        "${CL[@]}" env SOCI_SNAPSHOTTER="$BIN/soci-snapshotter-grpc" sh "$ROOT/scripts/snapshotter.sh" start "$SNAP_DIR" \
+            ${2:+--config "$2"} >/dev/null
         "${CL[@]}" sh "$ROOT/scripts/containerd.sh" start "$CTD_DIR" --soci "$SNAP_DIR/soci.sock" >/dev/null
     else
         "${CL[@]}" sh "$ROOT/scripts/containerd.sh" start "$CTD_DIR" >/dev/null
@@ -346,11 +349,11 @@ pull_lazy() {
     esac
 }
 
-# lazy MODE CLIENT REF REP: a fresh stack, pull, run, record; leaves the
+# lazy MODE CLIENT REF REP [CONFIG]: a fresh stack (daemon config CONFIG), pull, run, record; leaves the
 # stack up and T0 / L0 (start time, registry log line) for what follows
 lazy() {
     local mode=$1 client=$2 ref=$3 rep=$4 tp tr
-    start_stack soci
+    start_stack soci "${5:-}"
     DPID=$(cat "$SNAP_DIR/pid")
     [ "$mode" != rpull ] || [ "$rep" -gt 1 ] || { sleep 2; record rss-idle "$rep" "$(rss_kib "$DPID")"; }
     wait_idle
@@ -395,7 +398,7 @@ for rep in $(seq 1 "$REPS"); do
     # -- ctr-remote: upstream's client, lazy pull, run
     lazy ctr-remote ctr-remote "$REF" "$rep"
     # -- rpull-pf: our client on the image whose index has the prefetch list
-    [ "$PF" = 0 ] || lazy rpull-pf soci "$PFREF" "$rep"
+    [ "$PF" = 0 ] || lazy rpull-pf soci "$PFREF" "$rep" "$RUNS/prefetch.toml"
     # -- overlayfs: containerd's own pull and unpack, run
     start_stack
     wait_idle
@@ -456,7 +459,7 @@ o.append("- rpull: \`soci image rpull --snapshotter soci REF\` (this project's c
 if pf:
     o.append("- rpull-pf: as rpull, on the same image bytes copied (skopeo) to repository bench/start-pf and indexed there by "
              "remote \`soci create --prefetch-files FILE --push\` with the command's three files as FILE (%d prefetch artifact%s); "
-             "each layer's mount fetches its artifact's spans before it answers." % (pf_artifacts, "" if pf_artifacts == 1 else "s"))
+             "the daemon runs with \`[prefetch] enable = true\`, so each layer's mount fetches its artifact's spans before it answers." % (pf_artifacts, "" if pf_artifacts == 1 else "s"))
 else:
     o.append("- rpull-pf (prefetch list): **not run**: %s." % pf_why)
 o.append("")
