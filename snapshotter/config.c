@@ -116,7 +116,7 @@ static const struct key_spec keys[] = {
      0},
     {"content_store", "namespace", KT_STRING, NO_FIELD, 0, 0, "\"default\"", NULL, 0},
 
-    {"prefetch", "enable", KT_BOOL, NO_FIELD, 0, 1, "false", NULL, 0},
+    {"prefetch", "enable", KT_BOOL, F(prefetch_enable), 0, 1, NULL, NULL, 0},
     {"prefetch", "max_concurrency", KT_INT, NO_FIELD, 0, INT_MAX, "0", NULL, 0},
 
     {"pull_modes.soci_v1", "enable", KT_BOOL, F(soci_v1_enable), 0, 1, NULL, NULL, 0},

@@ -63,6 +63,10 @@ struct snap_config {
     int bg_silence_period_msec;       /* 30000 */
     int bg_fetch_period_msec;         /* 500 */
 
+    /* [prefetch] enable (false, as upstream): fetch the spans of each
+     * layer's prefetch artifact before its mount answers */
+    int prefetch_enable;
+
     /* [cache] memory_size, disk_size, dir: this project's node-wide budgets,
      * shared by every lazily mounted layer of the node (not per layer);
      * sizes as "512MiB", "10GiB", "4M" or bytes */

@@ -136,6 +136,9 @@ int remote_mount_spawn(const struct mount_spec *s, struct error *err)
         argv[argc++] = "--bg-period-ms";
         argv[argc++] = period;
     }
+    /* soci-mount finds the layer's prefetch artifact in the index itself */
+    if (!s->cfg->prefetch_enable)
+        argv[argc++] = "--no-prefetch-artifact";
     {
         /* the registry host of HOST/REPO@MANIFEST, reached as the daemon reaches it */
         char host[256];

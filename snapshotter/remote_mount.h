@@ -34,7 +34,7 @@ struct mount_spec {
     int64_t cache_mem;         /* bytes */
     int64_t cache_disk;
     int timeout_sec;
-    const struct snap_config *cfg; /* [background_fetch] */
+    const struct snap_config *cfg; /* [background_fetch], [prefetch] */
 };
 
 int remote_mount_spawn(const struct mount_spec *s, struct error *err);

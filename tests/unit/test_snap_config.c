@@ -138,6 +138,7 @@ static void check_full(const struct snap_config *cfg)
 {
     CHECK(cfg->skip_check_snapshotter_supported == 1);
     CHECK(cfg->max_concurrency == -1);
+    CHECK(cfg->prefetch_enable == 1);
     CHECK(cfg->mount_timeout_sec == 45);
     CHECK(cfg->dial_timeout_msec == 1500);
     CHECK(cfg->response_header_timeout_msec == 2000);
