@@ -5,38 +5,24 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "gzip_index_priv.h"
 #include "zinfo.h"
 
-#define WIN ZINFO_WINDOW_SIZE
-#define OUT_SIZE (SPAN_HASHER_OUT_SIZE - WIN)
+/* set once by the program before any layer is indexed */
+static enum gzip_inflater inflater = GZIP_INFLATER_DEFAULT;
 
-enum member_state { IN_MEMBER, BETWEEN_MEMBERS };
-
-struct gzip_index {
-    z_stream strm;
-    int ready;
-    int64_t span_size;
-    struct tar_stream *tar;
-    struct span_hasher *hasher;
-
-    int64_t totin, totout, last;
-    enum member_state state;
-    int in_header;            /* a member's gzip header is not complete yet */
-    int saw_last_block;       /* the current member's final block began */
-    int magic_have;           /* bytes of the next member's magic checked */
-
-    /* inflate writes into buffers from the hasher's output pool: WIN bytes
-     * of history, then OUT_SIZE of room; a full one goes to the CRC-32 */
-    uint8_t *out;
-    size_t opos;
-    size_t crc_from;          /* out[crc_from, opos) is not handed over yet */
-    int64_t member_out;       /* totout where the current member began */
-    uint8_t tail[8];          /* the last compressed bytes inflate consumed */
-
-    uint8_t *blob;            /* zInfo blob under construction */
-    size_t blob_cap;
-    int32_t ncheckpoints;
-};
+int gzip_index_set_inflater(const char *name)
+{
+    if (strcmp(name, "zlib") == 0)
+        inflater = GZIP_INFLATER_ZLIB;
+#ifdef HAVE_ISAL
+    else if (strcmp(name, "isal") == 0)
+        inflater = GZIP_INFLATER_ISAL;
+#endif
+    else
+        return -1;
+    return 0;
+}
 
 struct gzip_index *gzip_index_new(int64_t span_size, struct tar_stream *tar,
                                   struct span_hasher *hasher)
@@ -53,6 +39,12 @@ struct gzip_index *gzip_index_new(int64_t span_size, struct tar_stream *tar,
         gzip_index_free(gi);
         return NULL;
     }
+#ifdef HAVE_ISAL
+    if (inflater == GZIP_INFLATER_ISAL && (gi->isal = gzip_isal_new()) == NULL) {
+        gzip_index_free(gi);
+        return NULL;
+    }
+#endif
     memset(gi->out, 0, WIN); /* checkpoint windows left-pad with zeros */
     gi->ready = 1;
     gi->span_size = span_size;
@@ -70,11 +62,14 @@ void gzip_index_free(struct gzip_index *gi)
         return;
     if (gi->ready)
         inflateEnd(&gi->strm);
+#ifdef HAVE_ISAL
+    gzip_isal_free(gi->isal);
+#endif
     free(gi->blob); /* out belongs to the hasher's pool */
     free(gi);
 }
 
-static int add_checkpoint(struct gzip_index *gi, uint8_t bits, struct error *err)
+int gzip_index_add_checkpoint(struct gzip_index *gi, int64_t in, uint8_t bits, struct error *err)
 {
     size_t need = zinfo_gzip_blob_size(gi->ncheckpoints + 1);
     uint8_t *rec;
@@ -91,13 +86,13 @@ static int add_checkpoint(struct gzip_index *gi, uint8_t bits, struct error *err
     }
     rec = gi->blob + zinfo_gzip_blob_size(gi->ncheckpoints);
     span_hasher_prefault(rec, ZINFO_RECORD_SIZE);
-    zinfo_gzip_put_record(rec, gi->totin, gi->totout, bits, gi->out + gi->opos - WIN);
+    zinfo_gzip_put_record(rec, in, gi->totout, bits, gi->out + gi->opos - WIN);
     gi->ncheckpoints++;
     gi->last = gi->totout;
     if (gi->ncheckpoints == 1)
-        span_hasher_boundary(gi->hasher, gi->totin, gi->totin);
+        span_hasher_boundary(gi->hasher, in, in);
     else
-        span_hasher_boundary(gi->hasher, gi->totin, gi->totin - (bits ? 1 : 0));
+        span_hasher_boundary(gi->hasher, in, in - (bits ? 1 : 0));
     return 0;
 }
 
@@ -160,7 +155,7 @@ static int crc_mismatch_error(int64_t at, struct error *err)
 /* The member's data CRC-32 is compared on the hasher thread (zlib's own
  * check is off after each header, see feed()); the length is checked here.
  * zlib compared the CRC first, and so does fail(). */
-static int member_end(struct gzip_index *gi, struct error *err)
+int gzip_index_member_end(struct gzip_index *gi, struct error *err)
 {
     span_hasher_crc(gi->hasher, gi->out + gi->crc_from, gi->opos - gi->crc_from, NULL);
     gi->crc_from = gi->opos;
@@ -181,10 +176,40 @@ static int fail(struct gzip_index *gi, struct error *err)
     return at >= 0 ? crc_mismatch_error(at, err) : -1;
 }
 
+int gzip_index_room(struct gzip_index *gi, struct error *err)
+{
+    if (gi->opos == WIN + OUT_SIZE) {
+        /* the next buffer starts with this one's last WIN bytes; this
+         * one goes to the CRC-32 and back to the pool */
+        uint8_t *next = span_hasher_out_buffer(gi->hasher);
+        RETURN_ERROR_IF(next == NULL, err, "out of memory");
+        memcpy(next, gi->out + gi->opos - WIN, WIN);
+        span_hasher_crc(gi->hasher, gi->out + gi->crc_from, gi->opos - gi->crc_from, gi->out);
+        gi->out = next;
+        gi->opos = gi->crc_from = WIN;
+    }
+    return 0;
+}
+
+int gzip_index_emit(struct gzip_index *gi, size_t n, struct error *err)
+{
+    if (n == 0)
+        return 0;
+    if (!tar_stream_done(gi->tar) && tar_stream_feed(gi->tar, gi->out + gi->opos, n, err) != 0)
+        return -1;
+    gi->opos += n;
+    gi->totout += (int64_t)n;
+    return 0;
+}
+
+static int drain_pending(struct gzip_index *gi, struct error *err);
+
 static int feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct error *err)
 {
     z_stream *s = &gi->strm;
 
+    if (gi->totin == 0 && n > 0)
+        gi->member_gzip = in[0] == 0x1f;
     while (n > 0) {
         int ret, flush;
         size_t in_before, out_before, produced;
@@ -199,6 +224,7 @@ static int feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct error
             if (inflateReset2(s, 47) != Z_OK)
                 return error_set(err, "zlib: inflateReset2 failed");
             gi->state = IN_MEMBER;
+            gi->member_gzip = 1;
             gi->in_header = 1;
             gi->saw_last_block = 0;
             gi->magic_have = 0;
@@ -216,16 +242,18 @@ static int feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct error
             continue;
         }
 
-        if (gi->opos == WIN + OUT_SIZE) {
-            /* the next buffer starts with this one's last WIN bytes; this
-             * one goes to the CRC-32 and back to the pool */
-            uint8_t *next = span_hasher_out_buffer(gi->hasher);
-            RETURN_ERROR_IF(next == NULL, err, "out of memory");
-            memcpy(next, gi->out + gi->opos - WIN, WIN);
-            span_hasher_crc(gi->hasher, gi->out + gi->crc_from, gi->opos - gi->crc_from, gi->out);
-            gi->out = next;
-            gi->opos = gi->crc_from = WIN;
+        if (gi->state == IN_ISAL) {
+#ifdef HAVE_ISAL
+            if (gzip_isal_feed(gi, &in, &n, err) != 0)
+                return -1;
+            /* bytes ISA-L read past the trailer, from before in */
+            if (drain_pending(gi, err) != 0)
+                return -1;
+#endif
+            continue;
         }
+        if (gzip_index_room(gi, err) != 0)
+            return -1;
         s->next_in = (Bytef *)in;
         s->avail_in = (uInt)(n > (1u << 30) ? (1u << 30) : n);
         s->next_out = gi->out + gi->opos;
@@ -251,15 +279,10 @@ static int feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct error
         n -= in_before - s->avail_in;
         keep_tail(gi, in, in_before - s->avail_in);
         produced = out_before - s->avail_out;
-        if (produced > 0) {
-            if (!tar_stream_done(gi->tar) &&
-                tar_stream_feed(gi->tar, gi->out + gi->opos, produced, err) != 0)
-                return -1;
-            gi->opos += produced;
-            gi->totout += (int64_t)produced;
-        }
+        if (gzip_index_emit(gi, produced, err) != 0)
+            return -1;
         if (ret == Z_STREAM_END) {
-            if (member_end(gi, err) != 0)
+            if (gzip_index_member_end(gi, err) != 0)
                 return -1;
             gi->state = BETWEEN_MEMBERS;
             gi->in_header = 0;
@@ -274,7 +297,7 @@ static int feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct error
          * last checkpoint: the zran rule upstream uses */
         if ((s->data_type & 128) && !(s->data_type & 64) &&
             (gi->totout == 0 || gi->totout - gi->last > gi->span_size)) {
-            if (add_checkpoint(gi, (uint8_t)(s->data_type & 7), err) != 0)
+            if (gzip_index_add_checkpoint(gi, gi->totin, (uint8_t)(s->data_type & 7), err) != 0)
                 return -1;
         }
         if (s->data_type & 128) {
@@ -282,6 +305,13 @@ static int feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct error
              * CRC-32 is computed on the hasher thread instead of here */
             if (gi->in_header)
                 inflateValidate(s, 0);
+#ifdef HAVE_ISAL
+            /* a gzip (not zlib) member's deflate data goes to ISA-L */
+            if (gi->in_header && gi->isal != NULL && gi->member_gzip) {
+                gzip_isal_start(gi->isal);
+                gi->state = IN_ISAL;
+            }
+#endif
             gi->in_header = 0;
         }
     }
@@ -290,8 +320,25 @@ static int feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct error
 
 int gzip_index_feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct error *err)
 {
-    if (span_hasher_crc_mismatch(gi->hasher, 0) >= 0 || feed(gi, in, n, err) != 0)
+    if (span_hasher_crc_mismatch(gi->hasher, 0) >= 0 || drain_pending(gi, err) != 0)
         return fail(gi, err);
+    if (feed(gi, in, n, err) != 0)
+        return fail(gi, err);
+    return 0;
+}
+
+static int drain_pending(struct gzip_index *gi, struct error *err)
+{
+    while (gi->npending > 0) {
+        /* bytes ISA-L read past a trailer come first (they may end up
+         * pending again, fewer each time) */
+        uint8_t again[sizeof(gi->pending)];
+        size_t k = gi->npending;
+        memcpy(again, gi->pending, k);
+        gi->npending = 0;
+        if (feed(gi, again, k, err) != 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -307,7 +354,6 @@ static int check_cut_trailer(struct gzip_index *gi, struct error *err)
     uint8_t none;
     z_stream probe;
     size_t have = 0;
-    int64_t at;
 
     if (inflateCopy(&probe, &gi->strm) != Z_OK)
         return 0;
@@ -320,10 +366,15 @@ static int check_cut_trailer(struct gzip_index *gi, struct error *err)
     inflateEnd(&probe);
     if (have < 4)
         return 0;
+    return gzip_index_cut_trailer_crc(gi, le32(gi->tail + sizeof(gi->tail) - have),
+                                      gi->totin - (int64_t)have, err);
+}
+
+int gzip_index_cut_trailer_crc(struct gzip_index *gi, uint32_t crc, int64_t at, struct error *err)
+{
     span_hasher_crc(gi->hasher, gi->out + gi->crc_from, gi->opos - gi->crc_from, NULL);
     gi->crc_from = gi->opos;
-    span_hasher_member_end(gi->hasher, le32(gi->tail + sizeof(gi->tail) - have),
-                           gi->totin - (int64_t)have);
+    span_hasher_member_end(gi->hasher, crc, at);
     at = span_hasher_crc_mismatch(gi->hasher, 1);
     return at >= 0 ? crc_mismatch_error(at, err) : 0;
 }
@@ -331,8 +382,12 @@ static int check_cut_trailer(struct gzip_index *gi, struct error *err)
 int gzip_index_finish(struct gzip_index *gi, struct error *err)
 {
     long long at = (long long)gi->totin;
-    int64_t bad = span_hasher_crc_mismatch(gi->hasher, 1);
+    int64_t bad;
 
+    if (drain_pending(gi, err) != 0)
+        return fail(gi, err);
+    at = (long long)gi->totin;
+    bad = span_hasher_crc_mismatch(gi->hasher, 1);
     if (bad >= 0)
         return crc_mismatch_error(bad, err);
     if (gi->state == BETWEEN_MEMBERS) {
@@ -348,6 +403,10 @@ int gzip_index_finish(struct gzip_index *gi, struct error *err)
     }
     if (gi->in_header)
         return error_set(err, "truncated gzip: input ends at compressed byte %lld, inside the gzip header", at);
+#ifdef HAVE_ISAL
+    if (gi->state == IN_ISAL)
+        return gzip_isal_truncated(gi, err);
+#endif
     if (gi->saw_last_block && check_cut_trailer(gi, err) != 0)
         return -1;
     if (gi->saw_last_block)

@@ -1,4 +1,4 @@
-/* gzip_index.h -- one-pass zlib checkpointer for gzip layers (soci-format.md §2.2)
+/* gzip_index.h -- one-pass zlib / ISA-L checkpointer for gzip layers (soci-format.md §2.2)
  *
  * Inflates (with Z_BLOCK where a block end can matter) and records a
  * checkpoint {in, out, bits, 32 KiB window} after the gzip header and then
@@ -19,6 +19,22 @@
 #include "tar_stream.h"
 
 struct gzip_index;
+
+/* Which library inflates a member's deflate data: zlib, or ISA-L's igzip
+ * (about 2.4x faster here) when built with it (HAVE_ISAL).  Both give the
+ * same ztoc bytes: ISA-L has no Z_BLOCK, so near each span threshold it is
+ * fed one bit at a time and a block boundary is where it stops waiting for
+ * a block header (gzip_index_isal.c).  zlib still reads every gzip header,
+ * and inflates zlib-wrapped streams.  Corrupt deflate data fails on both,
+ * but the message (reason, byte) may differ. */
+enum gzip_inflater { GZIP_INFLATER_ZLIB, GZIP_INFLATER_ISAL };
+/* zlib stays the default: the ISA-L path is unfinished (it reports a
+ * complete layer as truncated; see indexer/README.md) */
+#define GZIP_INFLATER_DEFAULT GZIP_INFLATER_ZLIB
+/* "zlib" or "isal" for every gzip_index made afterwards (a process-wide
+ * setting: call before any indexing thread starts); -1 if unknown or not
+ * built in */
+int gzip_index_set_inflater(const char *name);
 
 struct gzip_index *gzip_index_new(int64_t span_size, struct tar_stream *tar,
                                   struct span_hasher *hasher);

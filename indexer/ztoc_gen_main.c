@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "digest.h"
 #include "fileio.h"
+#include "gzip_index.h"
 #include "index_opts.h"
 #include "layer_index.h"
 #include "layer_job.h"
@@ -39,6 +40,7 @@ static void usage(FILE *f)
             "  --print-digest                print the layer's sha256 digest\n"
             "  --expect-digest sha256:HEX    fail unless the layer has this digest\n"
             "  --no-threads                  hash on the inflate thread\n"
+            "  --inflater isal|zlib          gzip inflater, same ztoc either way (isal: unfinished, default zlib)\n"
             "\nRecord-stream mode (stdin from soci-layers, see formats/STREAM.md):\n"
             "  -j, --jobs N                  index N layers at once (default: number of CPUs)\n"
             "  --min-layer-size N            skip smaller layers (default 10485760)\n"
@@ -54,6 +56,7 @@ int main(int argc, char **argv)
         {"print-digest", no_argument, NULL, 'p'},
         {"expect-digest", required_argument, NULL, 'e'},
         {"no-threads", no_argument, NULL, 'T'},
+        {"inflater", required_argument, NULL, 'I'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -96,6 +99,12 @@ int main(int argc, char **argv)
             break;
         case 'T':
             params.threaded_hash = 0;
+            break;
+        case 'I':
+            if (gzip_index_set_inflater(optarg) != 0) {
+                fprintf(stderr, PROG ": invalid --inflater \"%s\": want zlib or isal (if built with ISA-L)\n", optarg);
+                return 2;
+            }
             break;
         case 'q':
             quiet = 1;

@@ -3,7 +3,7 @@
 # tests, the demo and the benchmarks need; does nothing when all are there.
 set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
-zlib1g-dev libssl-dev libfuse3-dev fuse3 libcurl4-openssl-dev libmsgpack-dev libjansson-dev
+zlib1g-dev libisal-dev libssl-dev libfuse3-dev fuse3 libcurl4-openssl-dev libmsgpack-dev libjansson-dev
 libsqlite3-dev libarchive-dev libgrpc-dev libprotobuf-c-dev protobuf-c-compiler containerd runc stargz-snapshotter
 python3 flatbuffers-compiler pigz busybox-static skopeo umoci docker-registry apache2-utils
 curl openssl iproute2 attr procps gztool python3-indexed-gzip archivemount hyperfine isal python3-jwt strace time"
