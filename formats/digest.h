@@ -1,4 +1,10 @@
-/* digest.h -- "sha256:<hex>" digest strings (OCI image spec, descriptors) */
+/* digest.h -- "sha256:<hex>" digest strings (OCI image spec, descriptors)
+ *
+ * Ownership: callers pass every buffer; nothing is allocated.  Errors:
+ * digest_parse returns 0, or -1 when s is not exactly "sha256:" and 64
+ * lowercase hex (no message: callers name the digest); digest_valid is 1/0.
+ * Thread safety: no state; every function is reentrant.
+ */
 #ifndef SOCI_DIGEST_H
 #define SOCI_DIGEST_H
 

@@ -5,6 +5,10 @@
  * that carries the context (file, offset, what was expected).  Callers may
  * prefix more context on the way up; main() prints it once.  Nothing below
  * main() prints or exits.
+ *
+ * Ownership: a struct error is the caller's (usually on its stack) and
+ * holds the text itself; nothing is allocated.  Thread safety: a struct
+ * error belongs to one thread at a time; the functions keep no state.
  */
 #ifndef SOCI_ERROR_H
 #define SOCI_ERROR_H

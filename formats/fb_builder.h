@@ -11,6 +11,10 @@
  * Offsets returned (uint32_t) are "distance from the end of the buffer", as
  * in every FlatBuffers builder.  Errors (allocation failure, a buffer past
  * 2 GiB, misuse) are sticky: calls become no-ops and fb_finish() reports it.
+ *
+ * Ownership: the builder owns its buffer until fb_take() hands it over;
+ * fb_builder_free() releases an unfinished one.  Thread safety: one builder
+ * per thread; builders share nothing.
  */
 #ifndef SOCI_FB_BUILDER_H
 #define SOCI_FB_BUILDER_H

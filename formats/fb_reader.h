@@ -5,6 +5,12 @@
  * vtables, strings and vectors lie inside the buffer and are aligned, before
  * a byte is used.  Any valid FlatBuffers layout is accepted, not only the one
  * our builder writes (other builders share strings, order fields otherwise).
+ *
+ * Ownership: nothing is allocated; tables, vectors and strvs are views into
+ * the caller's buffer and live as long as it does.  Errors: every function
+ * returns 0, or -1 with one line in err naming what lies outside the buffer;
+ * an absent field is not an error.  Thread safety: no state; any number of
+ * threads may read one buffer at once.
  */
 #ifndef SOCI_FB_READER_H
 #define SOCI_FB_READER_H

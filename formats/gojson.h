@@ -6,6 +6,13 @@
  * trailing newline, fields in the order the caller gives (Go's struct
  * order), Go's string escaping (HTML-safe <>&, U+2028/2029, \ufffd for
  * invalid UTF-8).  Indented mode reproduces json.MarshalIndent(v, "", ind).
+ *
+ * Errors: the writers never fail one call at a time; an allocation failure
+ * or misuse (depth past GOJSON_MAX_DEPTH) sets j->failed and later calls do
+ * nothing, and gojson_result() reports it as -1 with one line in err;
+ * gojson_reindent() returns 0, or -1 with one line for invalid input.
+ * Ownership: j owns its buffer until gojson_free().  Thread safety: one
+ * writer per thread; no shared state.
  */
 #ifndef SOCI_GOJSON_H
 #define SOCI_GOJSON_H

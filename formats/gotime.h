@@ -4,6 +4,10 @@
  * nanoseconds, trailing zeros trimmed, and an empty string for years outside
  * 0..9999 (soci-format.md §3.4).  We always emit UTC ("Z"), which is what the
  * AWS CLI writes when run in UTC, as it is in containers and CI.
+ *
+ * Ownership: callers pass every buffer; nothing is allocated.  Errors:
+ * gotime_parse returns 0, or -1 for text that is not RFC 3339 (no message:
+ * callers name the field).  Thread safety: no state; reentrant.
  */
 #ifndef SOCI_GOTIME_H
 #define SOCI_GOTIME_H

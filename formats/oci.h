@@ -5,6 +5,14 @@
  * Output goes through gojson so that what we write is what Go's
  * encoding/json would write for image-spec v1.1 structs (field order and
  * omitempty rules of soci-format.md §4.3).
+ *
+ * Ownership: an oci_desc borrows its strings and `json` from the jansson
+ * object it was parsed from (valid while that object lives); oci_load's
+ * *root is the caller's to json_decref.  Errors: fallible functions return 0,
+ * or -1 with one line in err naming the field; the writers report through
+ * the gojson they write to.  Thread safety: no state; calls on distinct
+ * jansson trees may run at once (jansson trees are not shared between
+ * threads here).
  */
 #ifndef SOCI_OCI_H
 #define SOCI_OCI_H

@@ -7,6 +7,12 @@
  * resumes raw inflate at its checkpoint: prime the leftover bits, load the
  * 32 KiB window, and step over member boundaries (8-byte trailer, then the
  * next member's gzip header).  A tar span is a copy.
+ *
+ * Ownership: the caller owns in and out; the inflater owns its zlib state
+ * until span_inflater_free().  Errors: span_inflate returns 0, or -1 with
+ * one line in err (corrupt deflate data, a span that yields more or fewer
+ * bytes than out_len); span_inflater_new returns NULL when out of memory.
+ * Thread safety: one inflater per thread; inflaters share nothing.
  */
 #ifndef SOCI_SPAN_INFLATE_H
 #define SOCI_SPAN_INFLATE_H

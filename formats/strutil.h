@@ -1,4 +1,8 @@
-/* strutil.h -- bounded string copies (truncation is reported, never silent) */
+/* strutil.h -- bounded string copies (truncation is reported, never silent)
+ *
+ * Ownership: the caller's buffers; nothing is allocated.  Errors: as
+ * below (-1 means truncated, dst still terminated).  Thread safety: no state.
+ */
 #ifndef SOCI_STRUTIL_H
 #define SOCI_STRUTIL_H
 

@@ -7,6 +7,13 @@
  * `struct zinfo` is a read-only view over either, plus the span math every
  * reader needs (§2.3): which compressed bytes hold span i, which uncompressed
  * bytes it yields, which span holds an uncompressed offset.
+ *
+ * Ownership: a struct zinfo is a view; `records` points into the decoded
+ * ztoc's checkpoint blob, which must outlive it.  Nothing is allocated.
+ * Errors: zinfo_parse, zinfo_check and zinfo_tar_encode return 0, or -1 with
+ * one line in err; the span math takes span ids already checked by the
+ * caller.  Thread safety: read-only after parsing; any number of threads
+ * may use one zinfo at once.
  */
 #ifndef SOCI_ZINFO_H
 #define SOCI_ZINFO_H

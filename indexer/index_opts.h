@@ -5,6 +5,9 @@
  * the same defaults, value syntax (cli_parse_size: 4M, 4MiB, 4MB...) and
  * error lines.  A program puts INDEX_LONG_OPTIONS in its getopt_long table
  * and hands every option to index_opts_option first.  No state: thread-safe.
+ *
+ * Ownership: p->build_tool may point at the option's argument (argv), which
+ * outlives the run.
  */
 #ifndef SOCI_INDEX_OPTS_H
 #define SOCI_INDEX_OPTS_H

@@ -10,6 +10,12 @@
  * Where upstream fails we do better: PAX global headers ('g', written by
  * `git archive`) are applied to the entries that follow, as POSIX says,
  * instead of failing the build.
+ *
+ * Ownership: the parser owns its buffers until tar_stream_free(); header
+ * views passed to the callback are valid only during it.  Errors:
+ * tar_stream_feed and tar_stream_finish return 0, or -1 with one line in err
+ * naming the byte offset (or the callback's own error).  Thread safety: one
+ * parser per thread; parsers share nothing.
  */
 #ifndef SOCI_TAR_STREAM_H
 #define SOCI_TAR_STREAM_H

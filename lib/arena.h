@@ -1,4 +1,10 @@
-/* arena.h -- bump allocator for many small strings that die together */
+/* arena.h -- bump allocator for many small strings that die together
+ *
+ * Ownership: every allocation belongs to the arena and is freed with it by
+ * arena_free(); none is freed alone.  Errors: arena_new, arena_alloc and
+ * arena_strndup return NULL when out of memory.  Thread safety: none; an
+ * arena is used by one thread at a time.
+ */
 #ifndef SOCI_ARENA_H
 #define SOCI_ARENA_H
 

@@ -6,6 +6,14 @@
  * manifest it indexes, and that image's tag and platform when the layout
  * says.  The index list/info/rm, ztoc list/info/get-file and push commands
  * all read the layout through this.
+ *
+ * Ownership: the catalog owns its entries (and their parsed indexes) until
+ * catalog_release(); pointers from the find functions point into it.
+ * Errors: catalog_load returns 0, or -1 with one line in err when
+ * index.json cannot be read (entries it cannot read are skipped); the
+ * finders return NULL when nothing matches.
+ * Thread safety: a loaded catalog is read-only and may be shared; loading
+ * belongs to one thread.
  */
 #ifndef SOCI_CATALOG_H
 #define SOCI_CATALOG_H

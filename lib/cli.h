@@ -1,4 +1,10 @@
-/* cli.h -- small helpers shared by the command-line programs */
+/* cli.h -- small helpers shared by the command-line programs
+ *
+ * Ownership: nothing is allocated; strings are the caller's.  Errors:
+ * cli_parse_size returns 0, or -1 for a value it refuses (the caller words
+ * the message); the cli_bad_* helpers print their line and return 2.
+ * Thread safety: main's; they write stderr and read getopt's globals.
+ */
 #ifndef SOCI_CLI_H
 #define SOCI_CLI_H
 

@@ -5,6 +5,12 @@
  * indexes, and when the registry has no Referrers API, the oras fallback
  * tag sha256-<hex>.  The same code serves `soci index list --remote`,
  * `soci push --existing-index` and the mounter.
+ *
+ * Ownership: results are copied into the caller's array; nothing outlives
+ * the call.  Errors: soci_discover returns 0 (with *n possibly 0: no index),
+ * or -1 with one line in err for a registry failure other than "not found".
+ * Thread safety: as the registry client: calls may run at once on one
+ * client.
  */
 #ifndef SOCI_DISCOVER_H
 #define SOCI_DISCOVER_H

@@ -6,6 +6,13 @@
  * from its checkpoint, check the tar headers it holds against the TOC
  * (ztoc_check_headers), and hand out the requested slice.  One span is in
  * memory at a time; its buffers are bounded by what zinfo_check allows.
+ *
+ * Ownership: the source's ztoc, zinfo and contexts stay the caller's;
+ * extract_find_file returns an entry inside z.  Errors: 0, or -1 with one
+ * line in err (the read or write callback's, a digest mismatch, a tar header
+ * that is not where the TOC says); extract_find_file returns NULL with err
+ * set.  Thread safety: no shared state; concurrent calls are fine when their
+ * callbacks are.
  */
 #ifndef SOCI_EXTRACT_H
 #define SOCI_EXTRACT_H

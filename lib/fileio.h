@@ -4,6 +4,11 @@
  * directory, fsynced, then renamed over the final name (and the directory
  * fsynced), so a reader or a crash sees the old file or the new one, never
  * half of one.
+ *
+ * Ownership: read_file's *buf is the caller's to free; an out_file owns its
+ * fd and paths until commit or abort.  Errors: 0, or -1 with one line in err
+ * naming the path and errno's text; unlink_matching reports nothing.
+ * Thread safety: no shared state; calls on different files may run at once.
  */
 #ifndef SOCI_FILEIO_H
 #define SOCI_FILEIO_H

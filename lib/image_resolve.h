@@ -6,6 +6,13 @@
  * platform, or the only image there is.  Manifests are read with their
  * digest checked; manifests without a mediaType (umoci) are recognised by
  * shape; buildkit's attestation manifests are not images and are skipped.
+ *
+ * Ownership: a resolved_set owns its images, their manifest bytes and
+ * parsed documents until resolved_set_release(); an image's layer
+ * descriptors borrow from its parsed manifest.  Errors: 0, or -1 with one
+ * line in err naming the layout, tag, platform or manifest.  Thread safety:
+ * resolution on one thread; a resolved set is then read-only and may be
+ * shared by the layer jobs.
  */
 #ifndef SOCI_IMAGE_RESOLVE_H
 #define SOCI_IMAGE_RESOLVE_H

@@ -17,6 +17,9 @@
  * sha256:.., want sha256:.."); the read callback's errors are passed on.
  * Thread safety: no shared state; concurrent calls on different
  * directories are fine.
+ *
+ * Ownership: opts and its strings stay the caller's; nothing outlives the
+ * call but the unpacked directory.
  */
 #ifndef SOCI_LAYER_UNPACK_H
 #define SOCI_LAYER_UNPACK_H

@@ -10,6 +10,11 @@
  *
  * Thread safety: every function may be called from any thread at any time;
  * records are written whole, one at a time.
+ *
+ * Ownership: msg, fields and the FILE given to log_set_output stay the
+ * caller's (that stream must stay open while anything may log).  Errors:
+ * logging cannot fail for its caller; a record that cannot be built or
+ * written is dropped.
  */
 #ifndef SOCI_LOG_H
 #define SOCI_LOG_H

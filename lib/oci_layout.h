@@ -5,6 +5,14 @@
  * renamed into blobs/sha256/; index.json is replaced atomically while an
  * exclusive flock on the layout directory is held, so two writers never
  * interleave and a crash leaves either the old or the new index.json.
+ *
+ * Ownership: a struct oci_layout owns its directory fd and path until
+ * layout_close(); *buf and *index from the readers are the caller's (free,
+ * json_decref), *fd from layout_open_blob the caller's to close.  Errors: 0,
+ * or -1 with one line in err naming the blob or file; layout_blob_exists and
+ * layout_ref_parse return as stated.  Thread safety: the readers (paths,
+ * blob reads and opens, index.json reads) may run from several threads on
+ * one layout; open, close, lock and the writers belong to one thread.
  */
 #ifndef SOCI_OCI_LAYOUT_H
 #define SOCI_OCI_LAYOUT_H

@@ -4,6 +4,13 @@
  * bump; a background thread redraws a single line on stderr four times a
  * second: layers done, bytes and MB/s of the ones in flight.  Nothing is
  * drawn when stderr is not a terminal or progress is off (--quiet).
+ *
+ * Ownership: progress_stop() frees the struct; task names are copied, and a
+ * task's counter must stay valid until the task is finished or the progress
+ * stopped.  Errors: none reported: progress_start returns NULL (drawing
+ * nothing) when off, not a terminal, or out of resources; progress_add
+ * returns a task id, or -1 (ignored by progress_finish_task) when full.
+ * Thread safety: tasks may be added and finished from any thread.
  */
 #ifndef SOCI_PROGRESS_H
 #define SOCI_PROGRESS_H

@@ -9,6 +9,9 @@
  * Errors: reg_cli_finish returns 0, or -1 with one line (a name or password
  * too long, --password-stdin without input).  Thread safety: main's, once,
  * before any thread.
+ *
+ * Ownership: a struct reg_cli is the caller's and holds the secret; the
+ * client from reg_cli_client is the caller's to reg_client_free().
  */
 #ifndef SOCI_REG_CLI_H
 #define SOCI_REG_CLI_H

@@ -8,6 +8,9 @@
  *
  * Errors: reg_ref_parse returns 0, or -1 with one line in *err naming the
  * reference.  Thread safety: no state; every function is reentrant.
+ *
+ * Ownership: results go into the caller's struct reg_ref; the string
+ * reg_ref_reference returns points into it.
  */
 #ifndef SOCI_REGISTRY_REF_H
 #define SOCI_REGISTRY_REF_H

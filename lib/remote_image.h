@@ -3,6 +3,12 @@
  * Resolves REGISTRY/REPO:TAG to its platform image manifests with the same
  * platform rules as a layout (image_resolve.h), and can record what a
  * local layout needs to describe such an image.
+ *
+ * Ownership: on success *out and *target are the caller's (resolved_set_release,
+ * remote_target_release); the client, reference and layout stay the
+ * caller's.  Errors: 0, or -1 with one line in err naming the registry and
+ * the document.  Thread safety: no shared state beyond the registry client,
+ * which may be shared.
  */
 #ifndef SOCI_REMOTE_IMAGE_H
 #define SOCI_REMOTE_IMAGE_H

@@ -1,4 +1,9 @@
-/* sha256.h -- incremental SHA-256 over OpenSSL's libcrypto (SHA-NI when present) */
+/* sha256.h -- incremental SHA-256 over OpenSSL's libcrypto (SHA-NI when present)
+ *
+ * Ownership: the context is the caller's until sha256_free().  Errors:
+ * sha256_new returns NULL when out of memory; the rest cannot fail.  Thread
+ * safety: one context per thread; contexts share nothing.
+ */
 #ifndef SOCI_SHA256_H
 #define SOCI_SHA256_H
 

@@ -1,6 +1,11 @@
 /* table.h -- column-aligned text tables, laid out like Go's tabwriter
  * (minwidth 8, padding 4, every cell padded), which upstream's list
- * commands use */
+ * commands use
+ *
+ * Ownership: the table owns copies of its cells until table_free().
+ * Errors: table_add returns 0, or -1 when out of memory (the row is not
+ * added).  Thread safety: none; one thread per table.
+ */
 #ifndef SOCI_TABLE_H
 #define SOCI_TABLE_H
 

@@ -1,4 +1,7 @@
-/* version.h -- the project's name and version, as tools report them */
+/* version.h -- the project's name and version, as tools report them
+ *
+ * Constants only: nothing is owned, nothing fails, nothing is shared.
+ */
 #ifndef SOCI_VERSION_H
 #define SOCI_VERSION_H
 

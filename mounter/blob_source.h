@@ -4,6 +4,11 @@
  * range requests through lib/registry, with its retries, redirects and
  * token refresh).  The span cache asks for byte ranges and knows nothing
  * else about the source.
+ *
+ * Ownership: a local source owns its fd until blob_source_close(); a remote
+ * one borrows the client (the caller's, shared).  Errors: 0, or -1 with one
+ * line in err.  Thread safety: blob_source_read may be called from any
+ * number of threads at once (pread, and a thread-safe registry client).
  */
 #ifndef SOCI_BLOB_SOURCE_H
 #define SOCI_BLOB_SOURCE_H

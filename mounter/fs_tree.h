@@ -13,6 +13,13 @@
  *   unless a real X exists; ".wh..wh..opq" makes its directory opaque
  *   (trusted.overlay.opaque = "y");
  * - children sorted by name.
+ *
+ * Ownership: the tree borrows the ztoc (entry pointers and names point into
+ * it; it must outlive the tree) and owns its nodes until fs_tree_free().
+ * Errors: fs_tree_build returns 0, or -1 with one line in err naming the
+ * entry; lookups return 0 for absent names; fs_node_xattrs returns -1 when
+ * the callback returns non-zero.  Thread safety: built by one thread,
+ * then read-only: any number of FUSE threads may read it at once.
  */
 #ifndef SOCI_FS_TREE_H
 #define SOCI_FS_TREE_H

@@ -9,6 +9,8 @@
  *
  * dir must be absent or empty; on failure it is left as it was.  Errors:
  * -1 and one line in err.  Thread safety: none needed (one call per layer).
+ *
+ * Ownership: src and the strings stay the caller's.
  */
 #ifndef SOCI_LAYER_EXTRACT_H
 #define SOCI_LAYER_EXTRACT_H

@@ -6,6 +6,13 @@
  * (FOPEN_KEEP_CACHE); reads may be up to 1 MiB.  The root holds a
  * lookup-only `.soci-snapshotter/<digest>.json` state file with fetch
  * progress and counters.
+ *
+ * Ownership: lfs owns its tree and FUSE session until layer_fs_release();
+ * the ztoc, zinfo and cache are borrowed.  Errors: init and mount return 0,
+ * or -1 with one line in err; FUSE requests answer errno values (EIO for a
+ * read the span cache fails).  Thread safety: init, mount and release on one
+ * thread; layer_fs_loop serves requests on several threads, which share only
+ * the read-only tree and the thread-safe span cache.
  */
 #ifndef SOCI_LAYER_FS_H
 #define SOCI_LAYER_FS_H

@@ -5,6 +5,12 @@
  * on the way in).  The index is the one named by --soci-index-digest, or
  * the one discovery finds (v2 annotation, then v1 by referrers or fallback
  * tag in a registry; the layout's catalog for a layout).
+ *
+ * Ownership: a located_image owns its layers, their ztoc and prefetch bytes
+ * and (for a layout) the open layout until located_image_release(); the
+ * registry client stays the caller's.  Errors: 0, or -1 with one line in err
+ * naming the image, the index or the layer.  Thread safety: locate on one
+ * thread; a located image is then read-only and may be shared.
  */
 #ifndef SOCI_ZTOC_LOCATE_H
 #define SOCI_ZTOC_LOCATE_H

@@ -1,4 +1,8 @@
-/* commands.h -- the soci CLI's subcommands, one function each */
+/* commands.h -- the soci CLI's subcommands, one function each
+ *
+ * Ownership: argv stays main's.  Errors: none returned beyond the exit
+ * status.  Thread safety: each command is called once, from main.
+ */
 #ifndef SOCI_COMMANDS_H
 #define SOCI_COMMANDS_H
 

@@ -4,6 +4,11 @@
  * with the same span size and build tool (upstream issue #1669) instead of
  * reading the layer again.  The candidates come from the SOCI indexes
  * recorded in the layout's index.json whose ztoc blobs are present.
+ *
+ * Ownership: the set is the caller's until existing_free(); lookups copy
+ * into the record.  Errors: existing_scan returns NULL only when out of
+ * memory (an unreadable layout gives an empty set); lookup cannot fail.
+ * Thread safety: a scanned set is read-only and may be shared.
  */
 #ifndef SOCI_EXISTING_H
 #define SOCI_EXISTING_H

@@ -3,6 +3,10 @@
  * The in-process equivalent of `soci-layers | ztoc-gen`: every layer of
  * every image becomes a layer job on a pool of `jobs` threads; results go
  * to the packer in image and layer order.  Used by create and convert.
+ *
+ * Ownership: every argument stays the caller's.  Errors: 0, or -1 with one
+ * line in err naming the layer.  Thread safety: called from one thread; the
+ * worker threads it starts are joined before it returns.
  */
 #ifndef SOCI_INDEX_RUN_H
 #define SOCI_INDEX_RUN_H

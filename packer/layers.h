@@ -3,6 +3,11 @@
  * soci-layers and `soci create` both turn a resolved image into an image
  * record and one layer record per layer (blob path in the layout, and any
  * reusable ztocs), so both paths feed identical work to the indexer.
+ *
+ * Ownership: records are filled in the caller's struct (strings copied; the
+ * image record's manifest bytes, when set, borrow im's).  Errors:
+ * layers_layer_record returns 0, or -1 with one line in err.  Thread safety:
+ * no state.
  */
 #ifndef SOCI_LAYERS_H
 #define SOCI_LAYERS_H

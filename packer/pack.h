@@ -6,6 +6,11 @@
  * manifest) are written into blobs/sha256, and index.json gains one entry
  * for the index, replacing an older index of the same image.  Nothing is
  * written until packer_finish(), after the whole stream arrived.
+ *
+ * Ownership: the packer borrows dest and what opts points at (they must
+ * outlive it), and copies opts itself and what it needs of each record;
+ * packer_last_index points into the packer.  Errors: 0, or -1 with one line in err; packer_new returns NULL
+ * when out of memory.  Thread safety: one thread per packer.
  */
 #ifndef SOCI_PACK_H
 #define SOCI_PACK_H

@@ -5,6 +5,11 @@
  * name; a SOCI index v1 is pushed by digest and, when the registry does not
  * answer with OCI-Subject, recorded in the referrers fallback tag
  * sha256-<hex> as oras does (soci-format.md §5.4).
+ *
+ * Ownership: every argument stays the caller's; digests are copied into
+ * the caller's array.  Errors: 0, or -1 with one line in err naming the
+ * registry, the request and the registry's code and message.  Thread safety:
+ * no shared state beyond the registry client, which may be shared.
  */
 #ifndef SOCI_REMOTE_PUSH_H
 #define SOCI_REMOTE_PUSH_H

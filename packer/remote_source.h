@@ -1,5 +1,12 @@
 /* remote_source.h -- registry images as index input: layers stream
- * straight from the registry into layer jobs; no layer touches the disk */
+ * straight from the registry into layer jobs; no layer touches the disk
+ *
+ * Ownership: every argument stays the caller's; remote_feed_job closes the
+ * job's chunk queue whatever happens.  Errors: 0, or -1 with one line in err
+ * naming the layer and the registry's answer.  Thread safety:
+ * remote_index_run is called from one thread and joins the fetch and job
+ * threads it starts; remote_feed_job runs on one of those.
+ */
 #ifndef SOCI_REMOTE_SOURCE_H
 #define SOCI_REMOTE_SOURCE_H
 

@@ -8,6 +8,10 @@
  * (reference counted by gRPC) and, on the first init, send gRPC's internal
  * log lines into lib/log (JSON) instead of gRPC's own stderr format.  The
  * server and client call them; other code does not need to.  Thread safe.
+ *
+ * Ownership: a struct rpc_status holds its text itself; nothing is
+ * allocated.  Errors: rpc_status_fail and rpc_status_error return -1 (as
+ * the project's fallible functions do); rpc_init cannot fail.
  */
 #ifndef SOCI_RPC_STATUS_H
 #define SOCI_RPC_STATUS_H

@@ -14,6 +14,10 @@
  * `config dump`, and otherwise ignored; the docs list which.
  *
  * Thread safety: a loaded config is read-only and may be shared.
+ *
+ * Ownership: snap_config_load fills the caller's struct, whose kept text
+ * (passthrough) is freed by snap_config_free().  Errors: 0, or -1 with one
+ * line in err as above.
  */
 #ifndef SOCI_SNAP_CONFIG_H
 #define SOCI_SNAP_CONFIG_H

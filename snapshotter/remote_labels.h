@@ -13,6 +13,9 @@
  * This module only reads and checks them (digests well formed, sizes in
  * range); it does no I/O.  Errors: -1 and one line in err.  Thread safety:
  * none needed (no shared state).
+ *
+ * Ownership: everything is copied into the caller's struct layer_req; the
+ * labels stay the caller's.
  */
 #ifndef SOCI_SNAP_REMOTE_LABELS_H
 #define SOCI_SNAP_REMOTE_LABELS_H

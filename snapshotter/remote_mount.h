@@ -14,6 +14,8 @@
  * Errors: -1 and one line in err (soci-mount's own last line when it says
  * why).  Thread safety: no shared state; calls on different directories
  * may run at once.
+ *
+ * Ownership: the spec and its strings stay the caller's.
  */
 #ifndef SOCI_SNAP_REMOTE_MOUNT_H
 #define SOCI_SNAP_REMOTE_MOUNT_H

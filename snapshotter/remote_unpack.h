@@ -8,6 +8,9 @@
  *
  * Errors: -1 and one line in err.  Thread safety: no shared state (the
  * registry client is shared and thread-safe).
+ *
+ * Ownership: every argument stays the caller's; the anonymous file is
+ * closed before return.
  */
 #ifndef SOCI_SNAP_REMOTE_UNPACK_H
 #define SOCI_SNAP_REMOTE_UNPACK_H

@@ -14,6 +14,8 @@
  *
  * Errors: 0 or -1 with one line in err.  Thread safety: no shared state; calls
  * may run at once on different trees.
+ *
+ * Ownership: paths stay the caller's; nothing is allocated for them.
  */
 #ifndef SOCI_SNAPDIR_H
 #define SOCI_SNAPDIR_H

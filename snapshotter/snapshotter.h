@@ -19,6 +19,11 @@
  *
  * Errors: enum snap_status plus one line in err.  Thread safety: all calls may
  * come from any thread at once.
+ *
+ * Ownership: snapshotter_open copies *cfg (the caller may free its own
+ * after the call) and the root and helper paths; *out is the caller's until
+ * snapshotter_close(), which frees it; the store from snapshotter_store()
+ * belongs to the snapshotter.
  */
 #ifndef SOCI_SNAPSHOTTER_H
 #define SOCI_SNAPSHOTTER_H
