@@ -1,4 +1,4 @@
-/* prefetch.h -- the SOCI prefetch artifact (soci-format.md §4.1, §4.6)
+/* prefetch.h -- the SOCI prefetch artifact (docs/format.md §4.1, §4.6)
  *
  * A small JSON blob, one per layer, listing span ranges a mounter fetches
  * before the mount answers:

@@ -1,4 +1,4 @@
-/* soci_index.h -- the SOCI index manifest, v1 and v2 (soci-format.md §4.2-4.4)
+/* soci_index.h -- the SOCI index manifest, v1 and v2 (docs/format.md §4.2-4.4)
  *
  * An OCI image manifest whose config mediaType names the SOCI artifact type
  * and whose layers are the ztoc descriptors, in image layer order.  The

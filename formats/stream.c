@@ -50,7 +50,7 @@ void stream_record_init(struct stream_record *rec, enum stream_type type)
  * which allocates an object array as soon as it sees an array or map
  * header, whatever count the header declares.  Here a frame scanner walks
  * the bytes as they arrive, checking every header against the limits of
- * STREAM.md before anything is allocated, until one record is complete;
+ * docs/format.md §5.3 before anything is allocated, until one record is complete;
  * the record is then decoded from its bytes in place, and those same bytes
  * are what a stage passes on. */
 

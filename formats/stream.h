@@ -22,8 +22,8 @@
 #define STREAM_VERSION 1
 #define STREAM_STR_MAX 4096
 #define STREAM_MAX_EXISTING 8   /* existing entries kept per layer; more are checked and dropped */
-#define STREAM_MAX_ITEMS 65536   /* map entries + array elements in one record (STREAM.md) */
-#define STREAM_MAX_DEPTH 16      /* nesting of maps and arrays in one record (STREAM.md) */
+#define STREAM_MAX_ITEMS 65536   /* map entries + array elements in one record (docs/format.md §5.3) */
+#define STREAM_MAX_DEPTH 16      /* nesting of maps and arrays in one record (docs/format.md §5.3) */
 
 enum stream_type {
     REC_UNKNOWN,

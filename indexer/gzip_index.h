@@ -1,4 +1,4 @@
-/* gzip_index.h -- one-pass zlib / ISA-L checkpointer for gzip layers (soci-format.md §2.2)
+/* gzip_index.h -- one-pass zlib / ISA-L checkpointer for gzip layers (docs/format.md §2.2)
  *
  * Inflates (with Z_BLOCK where a block end can matter) and records a
  * checkpoint {in, out, bits, 32 KiB window} after the gzip header and then

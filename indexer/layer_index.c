@@ -79,7 +79,7 @@ static struct strv keep(struct layer_indexer *li, struct strv s, int *ok)
     return r;
 }
 
-/* tar_stream callback: record one FileMetadata (soci-format.md §3.2) */
+/* tar_stream callback: record one FileMetadata (docs/format.md §3.2) */
 static int on_entry(void *ctx, const struct tar_header *h, struct error *err)
 {
     struct layer_indexer *li = ctx;

@@ -1,7 +1,7 @@
 /* span_hasher.h -- SHA-256 of the blob and of every span, and the gzip CRC-32, off the inflate thread
  *
  * ztoc-gen must hash the compressed layer twice over (the blob digest, and
- * one digest per span, soci-format.md §2.4) while it inflates.  Inflate is
+ * one digest per span, docs/format.md §2.4) while it inflates.  Inflate is
  * the bottleneck, so hashing runs on a second thread: the producer fills
  * buffers taken from a small pool, submits them in order, and announces span
  * boundaries as the checkpointer finds them.  Consecutive gzip spans may

@@ -1,11 +1,10 @@
 /* prefetch_mount.h -- a layer's prefetch artifact, fetched before the mount answers
  *
  * The SOCI index may name, per layer, a prefetch artifact (formats/
- * prefetch.h, soci-format.md §4.6): span ranges a workload reads first.
+ * prefetch.h, docs/format.md §4.6): span ranges a workload reads first.
  * soci-mount fetches them, through the span cache (so verified by digest
  * like every span), after the ztoc is checked against the blob and before
- * the FUSE mount is made, as upstream does before its mount completes
- * (§8.1).
+ * the FUSE mount is made, as upstream does before its mount completes.
  *
  * Thread safety: as span_cache_prefetch (any thread).  Errors: -1, one line.
  */

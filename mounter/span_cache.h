@@ -1,7 +1,7 @@
 /* span_cache.h -- the span engine: fetch, verify, decompress, cache
  *
  * A read of uncompressed bytes [off, off+len) of a layer becomes the spans
- * that hold it (soci-format.md §2.3).  A missing span is fetched with one
+ * that hold it (docs/format.md §2.3).  A missing span is fetched with one
  * range request (a run of adjacent missing spans with one request), its
  * sha256 checked against the ztoc's span digest before any byte is used
  * (on mismatch: one refetch, then EIO; never wrong bytes), decompressed from

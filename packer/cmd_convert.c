@@ -1,4 +1,4 @@
-/* cmd_convert.c -- soci convert: a SOCI-enabled image (index v2, soci-format.md §4.5)
+/* cmd_convert.c -- soci convert: a SOCI-enabled image (index v2, docs/format.md §4.5)
  *
  *   soci convert [create's options] oci:SRC[:TAG] oci:DST:TAG
  *

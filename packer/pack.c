@@ -310,7 +310,7 @@ static int record_in_index_json(json_t *index, const char *subject, const char *
 }
 
 /* --prefetch-files: an artifact per layer the paths are found in, named in
- * the index after the ztocs (soci-format.md §4.2, §4.6) */
+ * the index after the ztocs (docs/format.md §4.2, §4.6) */
 static int build_prefetch(struct packer *pk, struct soci_index *ix, struct prefetch_blob **pf, size_t *npf,
                           struct error *err)
 {

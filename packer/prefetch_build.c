@@ -204,7 +204,7 @@ static int add_range(struct layer_view *v, const struct ztoc_entry *e, struct er
         v->ranges = nr;
         v->cap = ncap;
     }
-    /* upstream passes the exclusive end offset (§2.3): a file ending on a
+    /* upstream passes the exclusive end offset (docs/format.md §2.3): a file ending on a
      * span boundary names the next span too */
     v->ranges[v->nranges].start_span = zinfo_span_of(&v->zi, e->offset);
     v->ranges[v->nranges].end_span = zinfo_span_of(&v->zi, e->offset + e->size);

@@ -1,7 +1,7 @@
 /* prefetch_build.h -- prefetch artifacts for `soci create --prefetch-files`
  *
  * The paths a workload reads first, turned into one prefetch artifact per
- * layer (formats/prefetch.h) as upstream does (soci-format.md §4.6): each
+ * layer (formats/prefetch.h) as upstream does (docs/format.md §4.6): each
  * path cleaned (Go's path.Clean, leading "/" removed), looked up by exact
  * TOC name from the top layer down (the first layer holding it wins), its
  * span range [span_of(offset), span_of(offset + size)], and each layer's

@@ -3,7 +3,7 @@
  *   soci-layers [--platform os/arch[/variant]]... [--all-platforms] oci:DIR[:TAG|@DIGEST]
  *
  * Resolves the image and writes one image record and its layer records per
- * platform image to stdout (formats/STREAM.md).  Layer bytes are not read
+ * platform image to stdout (docs/format.md §5).  Layer bytes are not read
  * here: local layers are named by path for ztoc-gen to read.
  */
 #include <getopt.h>
@@ -265,7 +265,7 @@ out:
 static int header_sent;
 
 /* the stream header first, so that ztoc-gen recognises the stream even when
- * it carries nothing but an error (STREAM.md: the header is always first) */
+ * it carries nothing but an error (docs/format.md §5.1: the header is always first) */
 static int emit_header(struct stream_record *rec, struct error *err)
 {
     stream_record_init(rec, REC_HEADER);

@@ -21,7 +21,7 @@
 # Clients: skopeo copy ... docker://127.0.0.1:PORT/REPO:TAG --dest-tls-verify=false
 # (and --src-tls-verify=false); curl http://127.0.0.1:PORT/v2/...  The
 # registry answers a manifest GET/HEAD without an OCI Accept header with 404,
-# and has no referrers API (see docs/environment.md in the shared docs).
+# and has no referrers API (so pushes use the fallback tag, docs/format.md §4.8).
 set -u
 
 usage() {

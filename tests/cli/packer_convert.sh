@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/cli/packer_convert.sh -- `soci convert` writes a SOCI-enabled (v2)
-# image (soci-format.md §4.5).
+# image (docs/format.md §4.5).
 #
 # soci convert oci:SRC:t oci:DST:soci on the sample image, then checks:
 #   - DST:soci names an OCI image index, Go-canonical, holding the

@@ -4,7 +4,7 @@
 #
 # A real stream (`soci-layers | ztoc-gen` on the sample image, every layer
 # indexed) is saved, then one string of it replaced by another of the same
-# length (formats/STREAM.md: msgpack strings; same length, same framing):
+# length (docs/format.md §5: msgpack strings; same length, same framing):
 #   - a ztoc record's ztoc digest -> a different valid digest (the bytes do
 #     not match it);
 #   - that digest -> "sha256:../../.." (71 characters: a path, not a digest);

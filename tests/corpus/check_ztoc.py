@@ -9,7 +9,7 @@ vector is dropped from the schema, because flatc prints a ubyte vector as
 ~10 JSON bytes per byte, and the blob is located by a small hand reader
 that is cross-checked against flatc on the small ztocs); the layer by
 Python's gzip/tarfile and by zlib through ctypes; and every field is
-compared with what upstream (Go archive/tar + zran, docs soci-format.md
+compared with what upstream (Go archive/tar + zran, docs/format.md
 sections 1-3) would record:
 
   - header: version "0.9", build_tool_identifier, compressed_archive_size ==

@@ -230,7 +230,7 @@ static void part_a(const uint8_t *data, size_t size)
             touch(e->pax[j].value);
         }
         sink += (uint64_t)(e->offset ^ e->size ^ e->mode ^ e->devmajor ^ e->devminor) + e->uid + e->gid;
-        /* §1.5: sorted by offset, header offsets recomputed, no overlap */
+        /* docs/format.md §1.5: sorted by offset, header offsets recomputed, no overlap */
         if (e->offset < prev || e->tar_header_offset > e->offset || e->size < 0)
             FAIL("decode let through entry %zu out of order", i);
         prev = e->offset;

@@ -74,7 +74,7 @@ d=$(snapshot_with etc/soci-small-1 | head -n 1)
 [ -z "$d" ] || [ "$(cat "$d/etc/soci-small-1")" = "small layer one" ] || fail "etc/soci-small-1 has the wrong content"
 in_content "$L_BIG" && fail "containerd fetched the big layer itself"
 
-# -- upstream's labels on the committed remote snapshot (soci-format §7.2)
+# -- upstream's labels on the committed remote snapshot (docs/snapshotter.md, "Remote snapshots")
 ctrx snapshots --snapshotter soci info "$C_BIG" >"$TMP/info.json" 2>&1 || fail "snapshots info $C_BIG: $(cat "$TMP/info.json")"
 for kv in '"containerd.io/snapshot/remote": "remote snapshot"' \
     '"containerd.io/snapshot/remote/has.soci.index.digest": "true"'; do

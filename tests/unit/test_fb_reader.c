@@ -397,7 +397,7 @@ static void hand_built_ztoc(void)
     ztoc_release(&d2);
     free(enc);
 
-    /* overlapping entries are refused on load (§1.5) */
+    /* overlapping entries are refused on load (docs/format.md §1.5) */
     {
         struct asmb c = a;
         set64(&c, e[1] + 16, 1100); /* 512 + 1100 runs past 1536 */

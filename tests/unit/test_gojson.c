@@ -1,4 +1,4 @@
-/* test_gojson.c -- the bytes Go's encoding/json writes (soci-format.md §4.3):
+/* test_gojson.c -- the bytes Go's encoding/json writes (docs/format.md §4.3):
  * string escaping, compact and MarshalIndent layouts, and json.Indent */
 #include <stdlib.h>
 #include <string.h>

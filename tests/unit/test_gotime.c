@@ -1,5 +1,5 @@
 /* test_gotime.c -- Go's Time.MarshalText as the ztoc stores mod_time
- * (soci-format.md §3.4): fractions trimmed, negative times, the 0..9999 year
+ * (docs/format.md §3.4): fractions trimmed, negative times, the 0..9999 year
  * range, and gotime_parse reading back what gotime_format wrote */
 #include <string.h>
 

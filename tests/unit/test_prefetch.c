@@ -1,5 +1,5 @@
 /* test_prefetch.c -- prefetch artifacts: Go's bytes (golden strings written
- * by hand from soci-format.md §4.6: field order, compact, priority omitted
+ * by hand from docs/format.md §4.6: field order, compact, priority omitted
  * when 0), upstream's merge rule, hostile artifacts refused, and the SOCI
  * index carrying a prefetch descriptor after its ztocs (§4.2) */
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* test_soci_index.c -- the SOCI index manifest is Go's canonical JSON:
- * soci-format.md §4.4's example, byte for byte and by digest */
+ * docs/format.md §4.4's example, byte for byte and by digest */
 #include <string.h>
 #include <stdlib.h>
 

@@ -1,4 +1,4 @@
-/* test_span_inflate.c -- spans decompress from their checkpoints (soci-format.md §2.5)
+/* test_span_inflate.c -- spans decompress from their checkpoints (docs/format.md §2.5)
  *
  * A tar built in memory is gzipped with zlib in several ways (levels, tiny
  * blocks, stored blocks, flushes that leave checkpoints inside a byte, a

@@ -1,4 +1,4 @@
-/* test_zinfo.c -- checkpoint blobs and span math (soci-format.md §2): upstream's
+/* test_zinfo.c -- checkpoint blobs and span math (docs/format.md §2): upstream's
  * gzip_zinfo_test edge cases, v1/v2 detection, span offsets with leftover bits,
  * the snapshotter's consistency checks, and tar zinfo span counts */
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* test_ztoc_golden.c -- upstream's golden ztoc vector (soci-format.md §1.4),
+/* test_ztoc_golden.c -- upstream's golden ztoc vector (docs/format.md §1.4),
  * built through the same encoder ztoc-gen uses, then decoded again */
 #include <stdlib.h>
 #include <string.h>

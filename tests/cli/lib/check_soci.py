@@ -2,7 +2,7 @@
 """check_soci.py LAYOUT [options] -- check the SOCI indexes an OCI layout holds
 
 Independent of the C code: Python's json module and a re-implementation of
-Go encoding/json's output for image-spec types (soci-format.md §4.2-4.3).
+Go encoding/json's output for image-spec types (docs/format.md §4.2-4.3).
 
 For every SOCI index v1 entry of LAYOUT/index.json (artifactType v1):
   - the entry: OCI manifest media type, the size and digest of its blob,

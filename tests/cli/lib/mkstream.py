@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# tests/cli/lib/mkstream.py -- hostile record streams (formats/STREAM.md) for
+# tests/cli/lib/mkstream.py -- hostile record streams (docs/format.md §5) for
 # the stream tests, written to stdout.  A small msgpack encoder of its own
 # (Debian's python3 has no msgpack module installed): WIDE=1 encodes every
 # map as map32 and every string as str32, the widest forms a writer may use.

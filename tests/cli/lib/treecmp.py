@@ -4,7 +4,7 @@
   treecmp.py layer REF MNT [--tar LAYER] [--skip FILE]
       REF is GNU tar's extraction of one layer, MNT the layer mounted by
       soci-mount.  REF is first turned into what upstream's FUSE layer
-      presents (soci-format.md §8.3): every ".wh.X" file is hidden and, when
+      presents (docs/mounter.md, "What a mount shows"): every ".wh.X" file is hidden and, when
       no real X exists beside it, shown as X: a character device 0/0, mode
       0, uid/gid 0, size 0, nlink 1, with the whiteout's mtime; every
       ".wh..wh..opq" is hidden and its directory gets trusted.overlay.opaque

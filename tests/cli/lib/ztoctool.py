@@ -2,7 +2,7 @@
 """ztoctool.py -- read and rewrite ztocs, and hand-make SOCI indexes, for tests.
 
 Independent of the C code: the ztoc is read by hand as FlatBuffers
-(soci-format.md §1.1: root Ztoc, compressed_archive_size = field 2,
+(docs/format.md §1.1: root Ztoc, compressed_archive_size = field 2,
 compression_info = field 5 -> CompressionInfo.checkpoints = field 3, the
 gzip zInfo blob of §2.1).
 
