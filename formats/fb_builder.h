@@ -5,7 +5,7 @@
  * reproduces the Go `flatbuffers.Builder` (the one upstream soci uses)
  * operation for operation: back-to-front filling, Prep() alignment padding,
  * no string sharing, defaults skipped, vtables deduplicated newest first
- * (soci-format.md §1.4).  Give it the same calls in the same order and it
+ * (docs/format.md §1.4).  Give it the same calls in the same order and it
  * gives the same bytes.
  *
  * Offsets returned (uint32_t) are "distance from the end of the buffer", as

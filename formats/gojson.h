@@ -2,7 +2,7 @@
  *
  * SOCI index digests are sha256 of JSON text, and the Go snapshotter
  * re-marshals what it downloads and insists the bytes match
- * (soci-format.md §4.3).  So we write JSON the way Go does: compact, no
+ * (docs/format.md §4.3).  So we write JSON the way Go does: compact, no
  * trailing newline, fields in the order the caller gives (Go's struct
  * order), Go's string escaping (HTML-safe <>&, U+2028/2029, \ufffd for
  * invalid UTF-8).  Indented mode reproduces json.MarshalIndent(v, "", ind).

@@ -2,7 +2,7 @@
  *
  * Upstream stores mod_time as Go's Time.MarshalText(): RFC 3339 with
  * nanoseconds, trailing zeros trimmed, and an empty string for years outside
- * 0..9999 (soci-format.md §3.4).  We always emit UTC ("Z"), which is what the
+ * 0..9999 (docs/format.md §3.4).  We always emit UTC ("Z"), which is what the
  * AWS CLI writes when run in UTC, as it is in containers and CI.
  *
  * Ownership: callers pass every buffer; nothing is allocated.  Errors:

@@ -4,7 +4,7 @@
  * validated before use (manifests come from disk and registries: hostile).
  * Output goes through gojson so that what we write is what Go's
  * encoding/json would write for image-spec v1.1 structs (field order and
- * omitempty rules of soci-format.md §4.3).
+ * omitempty rules of docs/format.md §4.3).
  *
  * Ownership: an oci_desc borrows its strings and `json` from the jansson
  * object it was parsed from (valid while that object lives); oci_load's
@@ -55,7 +55,7 @@
 
 enum oci_kind { OCI_KIND_UNKNOWN, OCI_KIND_MANIFEST, OCI_KIND_INDEX };
 
-/* what a layer media type means for indexing (soci-format.md §5.2) */
+/* what a layer media type means for indexing (docs/format.md §4.7) */
 enum layer_compression {
     LAYER_NOT_A_LAYER,
     LAYER_GZIP,

@@ -1,4 +1,4 @@
-/* span_inflate.h -- decompress spans from their checkpoints (soci-format.md §2.5)
+/* span_inflate.h -- decompress spans from their checkpoints (docs/format.md §2.5)
  *
  * Pure buffer-to-buffer: the caller fetched the compressed bytes of spans
  * first..last (from zinfo_span_compressed_start(first) to

@@ -1,4 +1,4 @@
-/* zinfo.h -- checkpoint blobs and span math (soci-format.md §2)
+/* zinfo.h -- checkpoint blobs and span math (docs/format.md §2)
  *
  * The ztoc's `checkpoints` vector is opaque to the FlatBuffers schema.  For
  * gzip layers it is a little-endian packed list of zlib inflate checkpoints

@@ -1,7 +1,7 @@
 /* tar_stream.h -- a push parser for tar streams, with Go archive/tar semantics
  *
  * Upstream builds the TOC with Go's archive/tar reader, so every field we
- * record must be what that reader reports (soci-format.md §3.2): ustar,
+ * record must be what that reader reports (docs/format.md §3.2): ustar,
  * GNU and PAX headers, GNU long names and links, base-256 numbers,
  * fractional PAX times, all PAX records of an entry kept.  Bytes are pushed
  * in as they come out of inflate, in any slicing; the parser only looks at

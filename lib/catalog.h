@@ -2,7 +2,7 @@
  *
  * v1 indexes are entries of index.json (artifactType v1, or untagged
  * manifests whose config says SOCI); v2 indexes live inside converted image
- * indexes (soci-format.md §4.5).  For each we know its ztocs, the image
+ * indexes (docs/format.md §4.5).  For each we know its ztocs, the image
  * manifest it indexes, and that image's tag and platform when the layout
  * says.  The index list/info/rm, ztoc list/info/get-file and push commands
  * all read the layout through this.

@@ -1,4 +1,4 @@
-/* discover.h -- find the SOCI indexes of an image in a registry (soci-format.md §6)
+/* discover.h -- find the SOCI indexes of an image in a registry (docs/format.md §4.9)
  *
  * In upstream's order: the image manifest's com.amazon.soci.index-digest
  * annotation (v2, a converted image), then the Referrers API for v1

@@ -1,6 +1,6 @@
 /* fs_tree.h -- the directory tree a layer presents, built from its ztoc
  *
- * Upstream's presentation (soci-format.md §8.2-8.4), so that containers see
+ * Upstream's presentation (docs/mounter.md, "What a mount shows"), so that containers see
  * the same filesystem whichever snapshotter serves them:
  * - names cleaned like filepath.Clean("/"+name): "./a//b/" is "a/b", and
  *   ".." or absolute names can never climb out of the root;

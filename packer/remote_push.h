@@ -4,7 +4,7 @@
  * registry has are skipped; manifests go up only after every blob they
  * name; a SOCI index v1 is pushed by digest and, when the registry does not
  * answer with OCI-Subject, recorded in the referrers fallback tag
- * sha256-<hex> as oras does (soci-format.md §5.4).
+ * sha256-<hex> as oras does (docs/format.md §4.8).
  *
  * Ownership: every argument stays the caller's; digests are copied into
  * the caller's array.  Errors: 0, or -1 with one line in err naming the
