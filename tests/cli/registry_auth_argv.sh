@@ -1,52 +1,45 @@
 #!/bin/sh
 # tests/cli/registry_auth_argv.sh -- the password given with --user U:SECRET
-# is not visible to other processes while soci works: during a push that has
-# already authenticated and uploaded the image config (it is then held up
-# reading a layer blob that is a FIFO), neither /proc/PID/cmdline nor
-# `ps -ww -o args -p PID` contains SECRET, while both still show --user U:.
-# Then the FIFO is opened and closed empty: the push fails with one line on
-# stderr that does not contain SECRET either.  Same for soci create REG/...
-# (held up by a FIFO as its --layout's index.json).
-. "$ROOT/tests/cli/lib/regtest.sh"
-need htpasswd ps mkfifo
+# is not visible to other processes while soci works.  soci talks to the
+# registry through tests/cli/fault_proxy.py, which holds one request back
+# for a few seconds ("slow"), so the process is caught mid-work after it has
+# authenticated: then neither /proc/PID/cmdline nor `ps -ww -o args -p PID`
+# contains SECRET, while both still show --user U:.  The work then ends
+# normally and nothing soci prints contains SECRET.
+#   1. soci push, held at its manifest PUT (after every blob went up with
+#      the credentials: the proxy's log shows the config blob's requests);
+#   2. remote soci create, held at its first layer GET (after the manifest
+#      GET, which needs the credentials).
+# (soci refuses FIFOs and other non-regular files as blobs, so a FIFO can
+# no longer hold it up; a slow registry can.)
+. "$ROOT/tests/cli/lib/regfault.sh"
+need htpasswd ps
 
 U=bob
 SECRET=Secret-c0ffee42d15ea5e
+HOLD=6
 htpasswd -Bbn -C 4 "$U" "$SECRET" >"$TMP/htpasswd" 2>/dev/null || die "htpasswd failed"
 start_registry "$TMP/reg" "$TMP/htpasswd"
+start_fault_proxy "$TMP/x" "$REG"
 sample_indexed "$TMP/img" t
 unset SOCI_REGISTRY_PASSWORD DOCKER_CONFIG
 export HOME="$TMP"
-
-# the image's largest layer becomes a FIFO in a copy of the layout
-cp -a "$TMP/img" "$TMP/slow"
-layer=$(layer_digests "$TMP/img" t | tail -n 1)
-rm -f "$(blob "$TMP/slow" "$layer")"
-mkfifo "$(blob "$TMP/slow" "$layer")" || die "mkfifo failed"
 config=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["config"]["digest"])' \
     "$(blob "$TMP/img" "$(tagged "$TMP/img" t)")")
 
-# blocked PID: is PID's main thread waiting in open() for a FIFO's writer?
-# (the kernel's wait_for_partner; else, sleeping in openat/open)
-blocked() {
-    _w=$(cat "/proc/$1/wchan" 2>/dev/null)
-    [ "$_w" = wait_for_partner ] && return 0
-    [ -n "$_w" ] && [ "$_w" != 0 ] && return 1
-    case "$(cut -d' ' -f1 "/proc/$1/syscall" 2>/dev/null)" in 257 | 2) ;; *) return 1 ;; esac
-    grep -q '^State:[[:space:]]*S' "/proc/$1/status" 2>/dev/null
-}
-
-# watch PID WHAT: wait (at most ~10 s) until PID blocks on the FIFO, then
-# check its argv as other processes see it
+# watch PID WHAT PATTERN: wait (at most ~20 s) until the proxy has logged a
+# request matching PATTERN (so PID has authenticated) while PID still runs,
+# held by the slow rule; then check PID's argv as other processes see it
 watch() {
     _pid=$1 _what=$2
     _i=0
-    while ! blocked "$_pid" && [ $_i -lt 200 ]; do
+    while ! grep -qE -- "$3" "$XDIR/log" 2>/dev/null && [ $_i -lt 400 ]; do
         kill -0 "$_pid" 2>/dev/null || break
         sleep 0.05
         _i=$((_i + 1))
     done
-    blocked "$_pid" || { fail "$_what: never blocked on the FIFO"; return 1; }
+    grep -qE -- "$3" "$XDIR/log" 2>/dev/null || { fail "$_what: no request matching $3 reached the registry"; return 1; }
+    kill -0 "$_pid" 2>/dev/null || { fail "$_what: ended before it could be watched (the slow rule did not hold it)"; return 1; }
     tr '\0' ' ' <"/proc/$_pid/cmdline" >"$TMP/cmdline"
     ps -ww -o args= -p "$_pid" >"$TMP/ps"
     grep -q -- "--user $U:" "$TMP/cmdline" || fail "$_what: /proc/PID/cmdline is not soci's: $(cat "$TMP/cmdline")"
@@ -56,48 +49,27 @@ watch() {
     return 0
 }
 
-# release PID FIFO: while PID lives (at most ~10 s), each time it waits for
-# the FIFO's writer, open the FIFO for writing and close it at once
-release() {
-    _i=0
-    while kill -0 "$1" 2>/dev/null && [ $_i -lt 200 ]; do
-        if blocked "$1"; then
-            timeout 5 sh -c ': >"$1"' sh "$2" || fail "could not open the FIFO $2 for writing"
-        fi
-        sleep 0.05
-        _i=$((_i + 1))
-    done
-}
-
-# 1. push, held up on the layer (after the config went up)
-"$SOCI" push --user "$U:$SECRET" oci:"$TMP/slow":t "$REG/repo:t" >"$TMP/push.out" 2>"$TMP/push.err" &
+# 1. push, held at the manifest PUT
+faults "{\"rules\": [{\"match\": \"^PUT /v2/repo/manifests/\", \"action\": \"slow\", \"delay\": $HOLD, \"count\": 1}]}"
+"$SOCI" push --user "$U:$SECRET" oci:"$TMP/img":t "$XREG/repo:t" >"$TMP/push.out" 2>"$TMP/push.err" &
 pid=$!
-watch $pid "push"
-release $pid "$(blob "$TMP/slow" "$layer")"
-wait_pid $pid 20 || fail "push did not end after the FIFO was released"
-[ "$wrc" -ne 0 ] || fail "push of a layout with an empty layer blob: exit 0"
-one_line "$TMP/push.err" "push with the layer blob a FIFO" "$layer"
+watch $pid "push" "/v2/repo/blobs/.*$config"
+wait_pid $pid $((HOLD + 30)) || fail "push did not end"
+[ "$wrc" = 0 ] || fail "push through the slow proxy: exit $wrc: $(cat "$TMP/push.err")"
 grep -qF -- "$SECRET" "$TMP/push.err" "$TMP/push.out" && fail "push: the password is in its output"
+grep -q "PUT /v2/repo/manifests/" "$XDIR/log" || fail "push: the proxy saw no manifest PUT (the hold was never used)"
 code=$(curl -s -m 20 -o /dev/null -I -w '%{http_code}' -u "$U:$SECRET" "http://$REG/v2/repo/blobs/$config")
-[ "$code" = 200 ] || fail "the push was not authenticated before it blocked (config blob: HTTP $code)"
+[ "$code" = 200 ] || fail "the push did not store the config blob (HTTP $code)"
 
-# 2. soci create from the registry, held up on its layout's index.json
-skopeo_ok=0
-command -v skopeo >/dev/null 2>&1 && skopeo_ok=1
-if [ $skopeo_ok -eq 1 ]; then
-    skopeo copy -q --dest-creds "$U:$SECRET" --dest-tls-verify=false oci:"$TMP/img":t "docker://$REG/src:t" \
-        >"$TMP/skopeo.err" 2>&1 || fail "skopeo copy: $(cat "$TMP/skopeo.err")"
-    mkdir -p "$TMP/L/blobs/sha256"
-    printf '{"imageLayoutVersion":"1.0.0"}' >"$TMP/L/oci-layout"
-    mkfifo "$TMP/L/index.json"
-    "$SOCI" create -q --min-layer-size $MIN --layout "$TMP/L" --user "$U:$SECRET" "$REG/src:t" \
-        >"$TMP/create.out" 2>"$TMP/create.err" &
-    pid=$!
-    watch $pid "create"
-    release $pid "$TMP/L/index.json"
-    wait_pid $pid 20 || fail "create did not end after the FIFO was released"
-    grep -qF -- "$SECRET" "$TMP/create.err" "$TMP/create.out" && fail "create: the password is in its output"
-else
-    echo "note: skopeo is not installed; soci create not checked"
-fi
+# 2. soci create from the registry, held at its first layer GET
+faults "{\"rules\": [{\"match\": \"^GET /v2/repo/blobs/\", \"action\": \"slow\", \"delay\": $HOLD, \"count\": 1}]}"
+: >"$XDIR/log"
+"$SOCI" create -q --min-layer-size $MIN --layout "$TMP/L" --user "$U:$SECRET" "$XREG/repo:t" \
+    >"$TMP/create.out" 2>"$TMP/create.err" &
+pid=$!
+watch $pid "create" "GET /v2/repo/manifests/"
+wait_pid $pid $((HOLD + 60)) || fail "create did not end"
+[ "$wrc" = 0 ] || fail "create through the slow proxy: exit $wrc: $(cat "$TMP/create.err")"
+grep -qF -- "$SECRET" "$TMP/create.err" "$TMP/create.out" && fail "create: the password is in its output"
+grep -rqF -- "$SECRET" "$TMP/L" && fail "create: the password is in the layout it wrote"
 finish
