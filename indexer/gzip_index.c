@@ -96,6 +96,11 @@ int gzip_index_add_checkpoint(struct gzip_index *gi, int64_t in, uint8_t bits, s
     return 0;
 }
 
+int gzip_index_corrupt(int64_t at, const char *why, struct error *err)
+{
+    return error_set(err, "corrupt deflate data at compressed byte %lld (%s)", (long long)at, why);
+}
+
 static int inflate_error(struct gzip_index *gi, int ret, struct error *err)
 {
     const char *msg = gi->strm.msg ? gi->strm.msg : "";
@@ -107,7 +112,7 @@ static int inflate_error(struct gzip_index *gi, int ret, struct error *err)
         return error_set(err, "zlib stream needs a preset dictionary at compressed byte %lld", at);
     if (gi->in_header)
         return error_set(err, "bad gzip header at compressed byte %lld (%s)", at, msg);
-    return error_set(err, "corrupt deflate data at compressed byte %lld (%s)", at, msg);
+    return gzip_index_corrupt(gi->totin, msg, err);
 }
 
 /* a member ended: only another gzip member may follow */
@@ -202,8 +207,6 @@ int gzip_index_emit(struct gzip_index *gi, size_t n, struct error *err)
     return 0;
 }
 
-static int drain_pending(struct gzip_index *gi, struct error *err);
-
 static int feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct error *err)
 {
     z_stream *s = &gi->strm;
@@ -245,9 +248,6 @@ static int feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct error
         if (gi->state == IN_ISAL) {
 #ifdef HAVE_ISAL
             if (gzip_isal_feed(gi, &in, &n, err) != 0)
-                return -1;
-            /* bytes ISA-L read past the trailer, from before in */
-            if (drain_pending(gi, err) != 0)
                 return -1;
 #endif
             continue;
@@ -306,8 +306,10 @@ static int feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct error
             if (gi->in_header)
                 inflateValidate(s, 0);
 #ifdef HAVE_ISAL
-            /* a gzip (not zlib) member's deflate data goes to ISA-L */
-            if (gi->in_header && gi->isal != NULL && gi->member_gzip) {
+            /* a gzip (not zlib) member's deflate data goes to ISA-L, from
+             * the byte boundary where its header ended */
+            if (gi->in_header && gi->isal != NULL && gi->member_gzip &&
+                (s->data_type & 7) == 0) {
                 gzip_isal_start(gi->isal);
                 gi->state = IN_ISAL;
             }
@@ -320,25 +322,10 @@ static int feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct error
 
 int gzip_index_feed(struct gzip_index *gi, const uint8_t *in, size_t n, struct error *err)
 {
-    if (span_hasher_crc_mismatch(gi->hasher, 0) >= 0 || drain_pending(gi, err) != 0)
+    if (span_hasher_crc_mismatch(gi->hasher, 0) >= 0)
         return fail(gi, err);
     if (feed(gi, in, n, err) != 0)
         return fail(gi, err);
-    return 0;
-}
-
-static int drain_pending(struct gzip_index *gi, struct error *err)
-{
-    while (gi->npending > 0) {
-        /* bytes ISA-L read past a trailer come first (they may end up
-         * pending again, fewer each time) */
-        uint8_t again[sizeof(gi->pending)];
-        size_t k = gi->npending;
-        memcpy(again, gi->pending, k);
-        gi->npending = 0;
-        if (feed(gi, again, k, err) != 0)
-            return -1;
-    }
     return 0;
 }
 
@@ -384,9 +371,6 @@ int gzip_index_finish(struct gzip_index *gi, struct error *err)
     long long at = (long long)gi->totin;
     int64_t bad;
 
-    if (drain_pending(gi, err) != 0)
-        return fail(gi, err);
-    at = (long long)gi->totin;
     bad = span_hasher_crc_mismatch(gi->hasher, 1);
     if (bad >= 0)
         return crc_mismatch_error(bad, err);
@@ -404,8 +388,10 @@ int gzip_index_finish(struct gzip_index *gi, struct error *err)
     if (gi->in_header)
         return error_set(err, "truncated gzip: input ends at compressed byte %lld, inside the gzip header", at);
 #ifdef HAVE_ISAL
-    if (gi->state == IN_ISAL)
-        return gzip_isal_truncated(gi, err);
+    if (gi->state == IN_ISAL) {
+        if (gzip_isal_truncated(gi, err) != 0)
+            return -1;
+    } else
 #endif
     if (gi->saw_last_block && check_cut_trailer(gi, err) != 0)
         return -1;

@@ -21,15 +21,16 @@
 struct gzip_index;
 
 /* Which library inflates a member's deflate data: zlib, or ISA-L's igzip
- * (about 2.4x faster here) when built with it (HAVE_ISAL).  Both give the
- * same ztoc bytes: ISA-L has no Z_BLOCK, so near each span threshold it is
- * fed one bit at a time and a block boundary is where it stops waiting for
- * a block header (gzip_index_isal.c).  zlib still reads every gzip header,
- * and inflates zlib-wrapped streams.  Corrupt deflate data fails on both,
- * but the message (reason, byte) may differ. */
+ * when built with it (HAVE_ISAL).  Both give the same ztoc bytes: ISA-L has
+ * no Z_BLOCK, so each deflate block is handed to it with its BFINAL bit set
+ * by hand, and it stops at that block's end, the bit zlib's Z_BLOCK stop
+ * gives (gzip_index_isal.c).  zlib still reads every gzip header, checks
+ * every block header, and inflates zlib-wrapped streams.  Valid and
+ * truncated streams and CRC mismatches give the same result and message on
+ * both; corrupt deflate data fails on both, but inside a block the message
+ * (reason, byte) may differ. */
 enum gzip_inflater { GZIP_INFLATER_ZLIB, GZIP_INFLATER_ISAL };
-/* zlib stays the default: the ISA-L path is unfinished (it reports a
- * complete layer as truncated; see indexer/README.md) */
+/* zlib stays the default until ISA-L is shown identical and faster */
 #define GZIP_INFLATER_DEFAULT GZIP_INFLATER_ZLIB
 /* "zlib" or "isal" for every gzip_index made afterwards (a process-wide
  * setting: call before any indexing thread starts); -1 if unknown or not

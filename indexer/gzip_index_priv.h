@@ -4,9 +4,10 @@
  * zlib always reads the gzip header of every member (its Z_BLOCK stop after
  * the header is the checkpoint there, and its error messages are the ones
  * users see).  With ISA-L chosen, ISA-L then inflates the member's deflate
- * data (state IN_ISAL) and this file's helpers do the bookkeeping both
- * share: output buffers, the tar parser, checkpoints, the trailer check.
- * Not thread-safe: one gzip_index belongs to one inflate thread.
+ * data block by block (state IN_ISAL) and this file's helpers do the
+ * bookkeeping both share: output buffers, the tar parser, checkpoints, the
+ * trailer check.  Errors: -1 with err set.  Not thread-safe: one gzip_index
+ * belongs to one inflate thread.
  */
 #ifndef SOCI_GZIP_INDEX_PRIV_H
 #define SOCI_GZIP_INDEX_PRIV_H
@@ -49,10 +50,6 @@ struct gzip_index {
     int32_t ncheckpoints;
 
     struct gzip_isal *isal;   /* NULL: zlib inflates the deflate data too */
-    /* compressed bytes ISA-L had read ahead past a member's trailer: they
-     * are fed again, as the start of what follows */
-    uint8_t pending[8];
-    size_t npending;
     int member_gzip;          /* the member has a gzip (not zlib) header */
 };
 
@@ -64,6 +61,8 @@ int gzip_index_room(struct gzip_index *gi, struct error *err);
 int gzip_index_emit(struct gzip_index *gi, size_t n, struct error *err);
 /* the member's trailer (gi->tail) ended at gi->totin */
 int gzip_index_member_end(struct gzip_index *gi, struct error *err);
+/* the "corrupt deflate data" error, at compressed byte at, for reason why */
+int gzip_index_corrupt(int64_t at, const char *why, struct error *err);
 /* input ended inside a trailer whose CRC-32 field (crc, at byte at) is whole */
 int gzip_index_cut_trailer_crc(struct gzip_index *gi, uint32_t crc, int64_t at, struct error *err);
 
@@ -75,7 +74,8 @@ void gzip_isal_start(struct gzip_isal *is);
 /* inflate from *in; returns with the input used up or the member ended
  * (gi->state is BETWEEN_MEMBERS then) */
 int gzip_isal_feed(struct gzip_index *gi, const uint8_t **in, size_t *n, struct error *err);
-/* the input ended inside the member's deflate data or trailer */
+/* the input ended inside the member's deflate data or trailer: fails on a
+ * complete but wrong CRC-32 field, else 0 (the caller words the truncation) */
 int gzip_isal_truncated(struct gzip_index *gi, struct error *err);
 #endif
 
