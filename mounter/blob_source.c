@@ -16,8 +16,10 @@ int blob_source_local(struct blob_source *s, const char *path, int64_t size, con
     struct stat st;
 
     memset(s, 0, sizeof(*s));
-    s->fd = open(path, O_RDONLY | O_CLOEXEC);
-    RETURN_ERROR_IF(s->fd < 0, err, "%s: %s", path, strerror(errno));
+    /* a regular file only: a FIFO put where the blob should be would block
+     * the open itself (and SIGTERM with it), a device would never end */
+    if (open_regular(path, -1, &s->fd, err) != 0)
+        return -1;
     if (fstat(s->fd, &st) != 0 || st.st_size != size) {
         close(s->fd);
         s->fd = -1;

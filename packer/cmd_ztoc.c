@@ -376,11 +376,10 @@ static int ztoc_get_file(int argc, char **argv)
     if (e == NULL)
         goto fail;
     if (rd.client == NULL) {
-        rd.fd = open(layer_path, O_RDONLY | O_CLOEXEC);
-        if (rd.fd < 0) {
-            error_set(&err, "%s: %s", layer_path, strerror(errno));
+        /* regular files only: a FIFO or device as the layer would block or
+         * never end */
+        if (open_regular(layer_path, -1, &rd.fd, &err) != 0)
             goto fail;
-        }
         rd.size = lseek(rd.fd, 0, SEEK_END);
     } else {
         snprintf(layer_path, sizeof(layer_path), "%s@%s", rd.ref.repo, rd.digest);
