@@ -17,6 +17,7 @@
 #include "layer_index.h"
 #include "sha256.h"
 #include "span_inflate.h"
+#include "tar_build.h"
 #include "zinfo.h"
 #include "ztoc.h"
 
@@ -45,22 +46,8 @@ static void append(struct bytes *b, const void *p, size_t n)
 static void tar_file(struct bytes *t, const char *name, const uint8_t *data, size_t n)
 {
     uint8_t h[512];
-    unsigned sum = 0;
-    size_t i;
 
-    memset(h, 0, sizeof(h));
-    snprintf((char *)h, 100, "%s", name);
-    snprintf((char *)h + 100, 8, "%07o", 0644);
-    snprintf((char *)h + 108, 8, "%07o", 1000);
-    snprintf((char *)h + 116, 8, "%07o", 1000);
-    snprintf((char *)h + 124, 12, "%011zo", n);
-    snprintf((char *)h + 136, 12, "%011o", 1700000000);
-    h[156] = '0';
-    memcpy(h + 257, "ustar\0" "00", 8);
-    memset(h + 148, ' ', 8);
-    for (i = 0; i < 512; i++)
-        sum += h[i];
-    snprintf((char *)h + 148, 8, "%06o", sum);
+    tar_build_header(h, name, n);
     append(t, h, 512);
     append(t, data, n);
     memset(h, 0, sizeof(h));
