@@ -19,9 +19,7 @@
 . "$ROOT/tests/cli/lib/regfault.sh"
 trap '_srv_cleanup; _mount_cleanup' EXIT
 
-sample "$TMP/img" t --big-mib 3
-"$SOCI" create -q --min-layer-size 0 "oci:$TMP/img:t" >"$TMP/create.out" 2>&1 ||
-    die "soci create failed: $(cat "$TMP/create.out")"
+sample_indexed "$TMP/img" t
 LD=$(layer_digests "$TMP/img" t | tail -n 1)
 start_registry "$TMP/reg"
 "$SOCI" push --plain-http -q "oci:$TMP/img:t" "$REG/f:t" >"$TMP/push.out" 2>&1 ||
