@@ -152,6 +152,12 @@ int main(int argc, char **argv)
                 free(buf);
                 return 2;
             }
+            /* the records are binary, as a single ztoc is */
+            if (isatty(STDOUT_FILENO)) {
+                fprintf(stderr, PROG ": stdout is a terminal; pipe the record stream into soci-pack\n");
+                free(buf);
+                return 2;
+            }
             status = ztoc_gen_stream(buf, have, &so);
             free(buf);
             return status;
