@@ -181,9 +181,12 @@ static int end_block(struct gzip_index *gi, struct error *err)
         return 0;
     }
     is->phase = PRIME;
-    /* zlib's rule at a Z_BLOCK stop: the very start, or more than a span
-     * since the last checkpoint */
-    if (gi->totout == 0 || gi->totout - gi->last > gi->span_size) {
+    /* The zlib path inflates without Z_BLOCK until a span's worth came out
+     * since the last checkpoint, then stops at block ends and checkpoints
+     * at the very start or past the span: so an empty block at offset 0
+     * makes no checkpoint unless the span is 0. */
+    if (gi->totout - gi->last >= gi->span_size &&
+        (gi->totout == 0 || gi->totout - gi->last > gi->span_size)) {
         int64_t at = (p + 7) / 8;
         return gzip_index_add_checkpoint(gi, at, (uint8_t)(at * 8 - p), err);
     }

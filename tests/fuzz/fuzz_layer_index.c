@@ -6,6 +6,9 @@
  *   1  the payload gzipped here, in 1-3 members with flushes: valid gzip, so
  *      any failure must come from the tar parser;
  *   2  as 1, then truncated or given a trailing byte: must fail.
+ * Each layer is indexed twice, with zlib and (when built with ISA-L) with
+ * ISA-L inflating (gzip_index.h): both must fail, or both give the same
+ * ztoc bytes and result.
  * When a ztoc comes out, it must pass our own reader and checks, re-encode to
  * the same bytes, carry the right digests, and every span must inflate from
  * its checkpoint to the bytes a plain inflate of the layer gives.
@@ -17,6 +20,7 @@
 #include <zlib.h>
 
 #include "digest.h"
+#include "gzip_index.h"
 #include "layer_index.h"
 #include "sha256.h"
 #include "span_inflate.h"
@@ -190,16 +194,73 @@ static void check_result(const uint8_t *layer, size_t n, const struct layer_inde
     ztoc_release(&z);
 }
 
+/* the layer through a fresh indexer in slices drawn from seed: 0 and res
+ * filled, or -1 and err */
+static int index_layer(const struct layer_index_opts *opts, const uint8_t *data, size_t n,
+                       uint32_t seed, struct layer_index_result *res, struct error *err)
+{
+    struct layer_indexer *li;
+    size_t pos = 0;
+    int rc = 0;
+
+    err->msg[0] = '\0';
+    li = layer_indexer_new(opts, err);
+    if (li == NULL)
+        FAIL("layer_indexer_new: %s", err->msg);
+    while (pos < n) {
+        uint32_t r = next(&seed);
+        size_t k = (r & 1) ? 1 + (r >> 1) % 64 : 1 + (r >> 1) % 20000;
+        if (k > n - pos)
+            k = n - pos;
+        if (layer_indexer_feed(li, data + pos, k, err) != 0) {
+            rc = -1;
+            break;
+        }
+        pos += k;
+    }
+    if (rc == 0)
+        rc = layer_indexer_finish(li, res, err);
+    layer_indexer_free(li);
+    return rc;
+}
+
+/* ISA-L's inflater (when built in) must agree with zlib's: the same
+ * verdict, and on success the same ztoc and result */
+static void compare_isal(const struct layer_index_opts *opts, const uint8_t *data, size_t n,
+                         uint32_t seed, int rc, const struct layer_index_result *res,
+                         const struct error *err)
+{
+    struct layer_index_result ires;
+    struct error ierr;
+    int irc;
+
+    if (gzip_index_set_inflater("isal") != 0)
+        return; /* built without ISA-L */
+    irc = index_layer(opts, data, n, seed, &ires, &ierr);
+    gzip_index_set_inflater("zlib");
+    if (irc != rc)
+        FAIL("zlib and isal disagree: zlib %s, isal %s", rc == 0 ? "indexed it" : err->msg,
+             irc == 0 ? "indexed it" : ierr.msg);
+    if (rc != 0)
+        return; /* corrupt data: the message may differ inside a block */
+    if (ires.ztoc_len != res->ztoc_len || memcmp(ires.ztoc, res->ztoc, res->ztoc_len) != 0 ||
+        ires.nspans != res->nspans || ires.nentries != res->nentries ||
+        ires.uncompressed_size != res->uncompressed_size || ires.algorithm != res->algorithm ||
+        ires.xattr_free != res->xattr_free || memcmp(ires.blob_digest, res->blob_digest, 32) != 0)
+        FAIL("zlib and isal give different ztocs (%zu and %zu bytes, %d and %d spans)",
+             res->ztoc_len, ires.ztoc_len, (int)res->nspans, (int)ires.nspans);
+    layer_index_result_free(&ires);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct layer_index_opts opts = {0, "fuzz", 0};
     struct layer_index_result res;
-    struct layer_indexer *li;
     struct error err;
     uint8_t *layer = NULL;
-    size_t n, pos = 0;
+    size_t n;
     uint32_t seed;
-    int mode, rc = 0;
+    int mode, rc;
 
     if (size < 5)
         return 0;
@@ -225,23 +286,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         data = layer;
     }
 
-    err.msg[0] = '\0';
-    li = layer_indexer_new(&opts, &err);
-    if (li == NULL)
-        FAIL("layer_indexer_new: %s", err.msg);
-    while (pos < n) {
-        uint32_t r = next(&seed);
-        size_t k = (r & 1) ? 1 + (r >> 1) % 64 : 1 + (r >> 1) % 20000;
-        if (k > n - pos)
-            k = n - pos;
-        if (layer_indexer_feed(li, data + pos, k, &err) != 0) {
-            rc = -1;
-            break;
-        }
-        pos += k;
-    }
-    if (rc == 0)
-        rc = layer_indexer_finish(li, &res, &err);
+    gzip_index_set_inflater("zlib");
+    rc = index_layer(&opts, data, n, seed, &res, &err);
+    compare_isal(&opts, data, n, seed, rc, &res, &err);
     if (rc == 0) {
         if (mode == 2)
             FAIL("a truncated or extended gzip stream was indexed");
@@ -253,7 +300,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (mode == 1 && strstr(err.msg, "compressed byte") != NULL)
             FAIL("valid gzip refused: %s", err.msg);
     }
-    layer_indexer_free(li);
     free(layer);
     return 0;
 }
