@@ -39,6 +39,7 @@ int main(int argc, char **argv)
     struct packer *pk;
     struct error err, err2;
     char dir[4096], ref[512], marker[4200];
+    char remote_ref[sizeof(rec->ref)] = "";   /* a registry image of the stream */
     int c, rc, quiet = 0, saw_end = 0, silent = 0;
 
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -116,6 +117,8 @@ int main(int argc, char **argv)
             rc = 0;
             break;
         }
+        if (rec->type == REC_IMAGE && rec->manifest_data && !remote_ref[0])
+            snprintf(remote_ref, sizeof(remote_ref), "%s", rec->ref);
         if (packer_record(pk, rec, &err) != 0) {
             rc = -1;
             break;
@@ -129,6 +132,14 @@ int main(int argc, char **argv)
         rc = -1;
     if (rc < 0 && !silent)
         fprintf(stderr, PROG ": %s\n", err.msg);
+    /* the stream carries a registry image's manifest, never its config or
+     * layers, and soci push needs them in the layout: say so now rather
+     * than let push fail later on a missing blob */
+    if (rc == 0 && remote_ref[0])
+        fprintf(stderr,
+                PROG ": note: %s holds the manifest of %s but not its config or layers, so soci push cannot "
+                     "push this index from it; 'soci create %s --push' indexes and pushes a registry image\n",
+                dir, remote_ref, remote_ref);
     packer_free(pk);
     layout_close(&l);
     stream_reader_free(r);
