@@ -216,7 +216,8 @@ int64_t zinfo_max_span_bytes(const struct zinfo *zi)
 
 /* the TOC's claims about the uncompressed stream (§3.5): each entry's data
  * follows at least one 512-byte header block and ends inside the archive
- * (ztoc_decode already checked that entries do not overlap) */
+ * (ztoc_decode already checked that entries do not overlap); a header-only
+ * entry has no data there, whatever size its header gives */
 static int check_entries(const struct ztoc *z, struct error *err)
 {
     size_t i;
@@ -226,7 +227,7 @@ static int check_entries(const struct ztoc *z, struct error *err)
         RETURN_ERROR_IF(e->offset - e->tar_header_offset < 512, err,
                         "invalid ztoc: entry %zu (\"%.*s\") has no room for its tar header", i,
                         (int)(e->name.len > 200 ? 200 : e->name.len), e->name.ptr);
-        RETURN_ERROR_IF(e->size > z->uncompressed_size - e->offset, err,
+        RETURN_ERROR_IF(ztoc_entry_data_size(e) > z->uncompressed_size - e->offset, err,
                         "invalid ztoc: entry %zu (\"%.*s\") ends past the archive's %lld bytes", i,
                         (int)(e->name.len > 200 ? 200 : e->name.len), e->name.ptr,
                         (long long)z->uncompressed_size);

@@ -339,7 +339,13 @@ int ztoc_decode(const uint8_t *buf, size_t len, struct ztoc *z, struct error *er
                 goto fail;
             }
             e->tar_header_offset = next;
-            next = ztoc_align512(e->offset + e->size);
+            /* upstream adds the size even for a header-only entry, so a
+             * fifo or link whose header carries a size (Go records it)
+             * puts the next header up to a block late, or past its data
+             * and then the ztoc is refused.  Such a ztoc still
+             * describes the layer exactly: the next header is where the
+             * tar reader found it, right after this one. */
+            next = ztoc_align512(e->offset + ztoc_entry_data_size(e));
         }
     }
     return 0;
@@ -463,6 +469,17 @@ int ztoc_check_headers(const struct ztoc *z, int64_t start, const uint8_t *data,
             return -1;
     }
     return 0;
+}
+
+int64_t ztoc_entry_data_size(const struct ztoc_entry *e)
+{
+    static const char *const header_only[] = {"hardlink", "symlink", "char", "block", "dir", "fifo"};
+    size_t i;
+
+    for (i = 0; i < sizeof(header_only) / sizeof(header_only[0]); i++)
+        if (e->type.len == strlen(header_only[i]) && memcmp(e->type.ptr, header_only[i], e->type.len) == 0)
+            return 0;
+    return e->size;
 }
 
 const struct ztoc_pax *ztoc_entry_pax(const struct ztoc_entry *e, const char *key)

@@ -6,7 +6,9 @@
  * (soci-format.md §1.4), so equal inputs give equal bytes and digests.
  * ztoc_decode() accepts any valid FlatBuffers layout, verifies every offset,
  * then applies upstream's load rules (§1.5): entries sorted by
- * uncompressed_offset, tar header offsets recomputed, overlaps rejected.
+ * uncompressed_offset, tar header offsets recomputed, overlaps rejected;
+ * except that an entry of a header-only type takes no data bytes, where
+ * upstream counts its header's size (see ztoc_entry_data_size).
  */
 #ifndef SOCI_ZTOC_H
 #define SOCI_ZTOC_H
@@ -74,6 +76,12 @@ void ztoc_release(struct ztoc *z);
  * wrong byte is served.  z must come from ztoc_decode(). */
 int ztoc_check_headers(const struct ztoc *z, int64_t start, const uint8_t *data, size_t len,
                        struct error *err);
+
+/* How many bytes of the uncompressed stream the entry's data takes: its
+ * size, except for the header-only types (hardlink, symlink, char, block,
+ * dir, fifo): a tar reader reports the size field of their header (and
+ * the TOC records it, as upstream's does) but skips no data after them. */
+int64_t ztoc_entry_data_size(const struct ztoc_entry *e);
 
 /* the PAX record named key, or NULL */
 const struct ztoc_pax *ztoc_entry_pax(const struct ztoc_entry *e, const char *key);

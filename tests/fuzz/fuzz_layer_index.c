@@ -10,8 +10,9 @@
  * ISA-L inflating (gzip_index.h): both must fail, or both give the same
  * ztoc bytes and result.
  * When a ztoc comes out, it must pass our own reader and checks, re-encode to
- * the same bytes, carry the right digests, and every span must inflate from
- * its checkpoint to the bytes a plain inflate of the layer gives.
+ * the same bytes, carry the right digests, find every entry's tar header in
+ * the layer where it says, and every span must inflate from its checkpoint
+ * to the bytes a plain inflate of the layer gives.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -170,6 +171,9 @@ static void check_result(const uint8_t *layer, size_t n, const struct layer_inde
     if ((uint64_t)res->uncompressed_size > plain_len)
         FAIL("uncompressed size %lld past the stream's %zu bytes", (long long)res->uncompressed_size,
              plain_len);
+    /* every entry's tar header where the TOC puts it, as the mount checks */
+    if (ztoc_check_headers(&z, 0, plain ? plain : layer, (size_t)res->uncompressed_size, &err) != 0)
+        FAIL("our own ztoc does not match the layer's tar headers: %s", err.msg);
     si = span_inflater_new();
     out = malloc(plain_len + 1);
     if (si == NULL || out == NULL)
