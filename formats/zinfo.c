@@ -214,7 +214,7 @@ int64_t zinfo_max_span_bytes(const struct zinfo *zi)
     return zi->span_size + (zi->algorithm == ZTOC_GZIP ? ZINFO_MAX_SPAN_OVERSHOOT : 0);
 }
 
-/* the TOC's claims about the uncompressed stream (§3.5): each entry's data
+/* the TOC's claims about the uncompressed stream (docs/format.md §3.5): each entry's data
  * follows at least one 512-byte header block and ends inside the archive
  * (ztoc_decode already checked that entries do not overlap); a header-only
  * entry has no data there, whatever size its header gives */

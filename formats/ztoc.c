@@ -321,7 +321,7 @@ int ztoc_decode(const uint8_t *buf, size_t len, struct ztoc *z, struct error *er
             goto fail;
         }
 
-    /* upstream's load rule (§1.5): sort by offset, recompute header
+    /* upstream's load rule (docs/format.md §1.5): sort by offset, recompute header
      * offsets, and refuse entries that overlap the previous one */
     for (i = 1; i < z->nentries; i++)
         if (z->entries[i].offset < z->entries[i - 1].offset)

@@ -3,7 +3,7 @@
  * A ztoc is one FlatBuffers blob per layer (formats/ztoc.fbs): the tar's
  * table of contents plus the zInfo checkpoint blob and per-span digests.
  * ztoc_encode() issues builder calls in exactly upstream's order
- * (soci-format.md §1.4), so equal inputs give equal bytes and digests.
+ * (docs/format.md §1.4), so equal inputs give equal bytes and digests.
  * ztoc_decode() accepts any valid FlatBuffers layout, verifies every offset,
  * then applies upstream's load rules (§1.5): entries sorted by
  * uncompressed_offset, tar header offsets recomputed, overlaps rejected;
@@ -66,7 +66,7 @@ int ztoc_encode(const struct ztoc *z, uint8_t **out, size_t *out_len, struct err
 int ztoc_decode(const uint8_t *buf, size_t len, struct ztoc *z, struct error *err);
 void ztoc_release(struct ztoc *z);
 
-/* Check decoded bytes against the TOC (soci-format.md §3.5): data holds
+/* Check decoded bytes against the TOC (docs/format.md §3.5): data holds
  * uncompressed bytes [start, start + len); every entry whose tar header
  * block (the 512 bytes before its data) lies whole in them must have a
  * valid header checksum there, and when that block is the entry's whole
