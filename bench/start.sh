@@ -244,20 +244,8 @@ fi
 # ---- measuring ------------------------------------------------------------------------------
 
 TIMES=$RUNS/times
-jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat; }
-IDLE_PCT=${IDLE_PCT:-90}
-IDLE_WAIT=${IDLE_WAIT:-10}
-QUIET=0 NMEAS=0
-wait_idle() {
-    local t0=$SECONDS a b busy idle
-    NMEAS=$((NMEAS + 1))
-    while :; do
-        read -r -a a < <(jiffies); sleep 1; read -r -a b < <(jiffies)
-        busy=$((b[0] - a[0])); idle=$((b[1] - a[1]))
-        if [ $((100 * idle / (busy + idle + 1))) -ge "$IDLE_PCT" ]; then QUIET=$((QUIET + 1)); return 0; fi
-        [ $((SECONDS - t0)) -lt "$IDLE_WAIT" ] || return 0
-    done
-}
+# shellcheck source=bench/lib/idle.sh
+. "$ROOT/bench/lib/idle.sh"
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'; }
 record() { echo "$*" >>"$TIMES"; say "  $*"; }
 rss_kib() { awk '/^VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }

@@ -1,13 +1,20 @@
 /* span_inflate.c -- decompress spans from checkpoints (see span_inflate.h) */
 #include "span_inflate.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#ifdef HAVE_ISAL
+#include <isa-l/igzip_lib.h>
+#endif
 
 struct span_inflater {
     z_stream strm;
     int ready;       /* inflateInit2 done */
+#ifdef HAVE_ISAL
+    struct inflate_state isal;
+#endif
 };
 
 struct span_inflater *span_inflater_new(void)
@@ -43,6 +50,48 @@ static int expected_len(const struct zinfo *zi, int32_t first, int32_t last, siz
     return 0;
 }
 
+#ifdef HAVE_ISAL
+/* ISA-L's inflate, two to three times zlib's speed on layer data, from the
+ * same start: the checkpoint's leftover bits primed into its bit buffer,
+ * the window as dictionary, raw deflate until out is full.  It stops at the
+ * end of a gzip member; a range that goes on past one, and anything ISA-L
+ * refuses, is zlib's to do again from the start (it steps over members and
+ * says what is wrong).  1: out holds the range; 0: use zlib. */
+static int isal_span(struct span_inflater *si, const struct zinfo *zi, int32_t first, const uint8_t *in,
+                     size_t in_len, uint8_t *out, size_t out_len)
+{
+    struct inflate_state *st = &si->isal;
+    uint8_t bits = zinfo_span_bits(zi, first);
+    int ret;
+
+    if (in_len < 1 || in_len > UINT32_MAX || out_len > UINT32_MAX)
+        return 0;
+    isal_inflate_init(st);
+    st->crc_flag = ISAL_DEFLATE;
+    if (isal_inflate_set_dict(st, (uint8_t *)zinfo_span_window(zi, first), ZINFO_WINDOW_SIZE) != COMP_OK)
+        return 0;
+    st->next_in = (uint8_t *)in;
+    st->avail_in = (uint32_t)in_len;
+    if (bits) {
+        st->read_in = in[0] >> (8 - bits);
+        st->read_in_length = bits;
+        st->next_in++;
+        st->avail_in--;
+    }
+    st->next_out = out;
+    st->avail_out = (uint32_t)out_len;
+    do {
+        uint32_t had_in = st->avail_in, had_out = st->avail_out;
+        ret = isal_inflate(st);
+        if (ret < 0 || (st->avail_in == had_in && st->avail_out == had_out))
+            return 0; /* an error, or no progress (the input ended short) */
+        if (st->block_state == ISAL_BLOCK_FINISH)
+            break;    /* a member ended */
+    } while (st->avail_out > 0);
+    return st->avail_out == 0;
+}
+#endif
+
 int span_inflate(struct span_inflater *si, const struct zinfo *zi, int32_t first, int32_t last,
                  const uint8_t *in, size_t in_len, uint8_t *out, size_t out_len,
                  struct error *err)
@@ -62,6 +111,10 @@ int span_inflate(struct span_inflater *si, const struct zinfo *zi, int32_t first
         memcpy(out, in, out_len);
         return 0;
     }
+#ifdef HAVE_ISAL
+    if (isal_span(si, zi, first, in, in_len, out, out_len))
+        return 0;
+#endif
     if (!si->ready) {
         memset(s, 0, sizeof(*s));
         RETURN_ERROR_IF(inflateInit2(s, -15) != Z_OK, err, "zlib: inflateInit2 failed");

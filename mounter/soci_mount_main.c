@@ -893,8 +893,14 @@ int main(int argc, char **argv)
         rc = 0; /* --help */
     else if (rc == 0 && (rc = finish_options(&ctx->opt, &err)) == 0) {
         rc = run(ctx, &parent_rc, &err);
-        if (parent_rc >= 0)
-            rc = parent_rc;
+        if (parent_rc >= 0) {
+            /* the parent of a daemonized run has only the child's word to
+             * pass on: the libraries' exit handlers (OpenSSL's, and the
+             * unmapping of each) would only delay the caller, who waits
+             * for this exit to use the mount */
+            fflush(NULL);
+            _exit(parent_rc);
+        }
     }
     ctx_free(ctx);
     return rc;

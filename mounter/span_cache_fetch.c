@@ -144,7 +144,8 @@ int sc_fetch_run(struct span_cache *sc, int32_t first, int32_t last, int flags, 
             release_failed(sc, s, last, err, 0);
             break;
         }
-        sc_disk_store(sc, s, p, n);
+        if (!(flags & FETCH_CHECK_ONLY))
+            sc_disk_store(sc, s, p, n);
         pthread_mutex_lock(&sc->mu);
         sc->st.spans_fetched++;
         if (!sc->spans[s].ever_fetched) {
@@ -152,7 +153,7 @@ int sc_fetch_run(struct span_cache *sc, int32_t first, int32_t last, int flags, 
             sc->st.fetched_size += (int64_t)n;
         }
         pthread_mutex_unlock(&sc->mu);
-        if ((flags & FETCH_KEEP) || !sc->spans[s].on_disk) {
+        if ((flags & FETCH_KEEP) || (!sc->spans[s].on_disk && !(flags & FETCH_CHECK_ONLY))) {
             int pin = (flags & FETCH_PIN) && s == first;
             if (sc_publish(sc, s, p, n, pin, err) != 0) {
                 free(again);
@@ -283,7 +284,7 @@ int span_cache_check_first(struct span_cache *sc, struct error *err)
 {
     int64_t hdr = cstart(sc, 0);
     int64_t mismatches;
-    int rc;
+    int rc, fresh;
 
     /* gzip: span 0 must start right after the gzip header: bytes [0, hdr)
      * are covered by no digest, and a checkpoint 0 elsewhere would decode
@@ -295,7 +296,22 @@ int span_cache_check_first(struct span_cache *sc, struct error *err)
     mismatches = sc->st.verify_failures;
     pthread_mutex_unlock(&sc->mu);
     atomic_store(&sc->checking_first, 1);
-    rc = sc_ensure(sc, 0, 0, 0, err);
+    pthread_mutex_lock(&sc->mu);
+    fresh = sc->spans[0].state == SPAN_EMPTY && !sc->spans[0].on_disk && !sc->spans[0].dec_on_disk;
+    if (fresh)
+        sc->spans[0].state = SPAN_FETCHING;
+    pthread_mutex_unlock(&sc->mu);
+    /* a fresh span 0 is fetched and digest-checked (with the gzip header)
+     * but not decompressed: that proves the ztoc is this blob's, and the
+     * decompression and the tar header check wait for the first read of
+     * span 0, as for every other span (a file elsewhere is served without
+     * them).  A remote span 0 is kept compressed on disk when there is a
+     * disk cache, else decompressed now (a read would fetch it again); a
+     * local one is kept nowhere: a read takes it from the blob again. */
+    if (fresh)
+        rc = sc_fetch_run(sc, 0, 0, FETCH_READER | (sc->src->fd >= 0 ? FETCH_CHECK_ONLY : 0), err);
+    else
+        rc = sc_ensure(sc, 0, 0, 0, err);
     atomic_store(&sc->checking_first, 0);
     if (rc != 0) {
         int mismatched;

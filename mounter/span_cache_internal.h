@@ -58,6 +58,7 @@
 #define FETCH_KEEP 1    /* decompress into memory (else: disk cache only, when there is one) */
 #define FETCH_PIN 2     /* publish the first span pinned for the caller (only if it all succeeds) */
 #define FETCH_READER 4  /* a reader waits for it: remember a source failure (FAILED_MEMORY_MS) */
+#define FETCH_CHECK_ONLY 8  /* without FETCH_KEEP: verify only, neither kept on disk nor decompressed (local source) */
 #define MAX_GZIP_HEADER ((int64_t)1 << 20)  /* what may lie before span 0 */
 
 enum span_state { SPAN_EMPTY, SPAN_FETCHING, SPAN_READY };

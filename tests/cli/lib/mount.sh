@@ -137,6 +137,22 @@ extract() {
     sed -n 's/^tar: \(.*\): Cannot .*/\1/p' "$2.err" >"$2.skip"
 }
 
+# span_layout TAR: TAR, gzipped (-n), as the one layer of an OCI layout in
+# $TMP/img (tag t) indexed by `soci create --span-size 1M`, and GNU tar's
+# extraction of it in $TMP/ref.  Sets L (the layer's digest), Z (its ztoc's
+# blob file) and LAYER (the layer's blob file)
+span_layout() {
+    gzip -n -c "$1" >"$TMP/layer.tgz" || die "gzip failed"
+    $MKLAYOUT "$TMP/img" t "$TMP/layer.tgz" >/dev/null || die "mklayout failed"
+    "$SOCI" create -q --min-layer-size 0 --span-size 1048576 "oci:$TMP/img:t" >"$TMP/create.out" 2>&1 ||
+        die "soci create failed: $(cat "$TMP/create.out")"
+    extract "$1" "$TMP/ref"
+    L=$(layer_digests "$TMP/img" t)
+    Z=$(blob "$TMP/img" "$("$SOCI" ztoc list --layout "$TMP/img" | awk -v l="$L" '$3 == l { print $1 }')")
+    [ -f "$Z" ] || die "no ztoc for the layer"
+    LAYER=$(blob "$TMP/img" "$L")
+}
+
 # blob_gets LOG REPO DIGEST: the GETs of a blob in docker-registry's access
 # log (REGISTRY_ACCESS_LOG=1), "STATUS BYTES" one a line
 blob_gets() {
