@@ -29,6 +29,12 @@
 #define PROG "ztoc-gen"
 #define READ_SIZE (1024 * 1024)
 
+#ifdef HAVE_ISAL
+#define DEFAULT_INFLATER "isal"
+#else
+#define DEFAULT_INFLATER "zlib, the only one built in"
+#endif
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -40,7 +46,7 @@ static void usage(FILE *f)
             "  --print-digest                print the layer's sha256 digest\n"
             "  --expect-digest sha256:HEX    fail unless the layer has this digest\n"
             "  --no-threads                  hash on the inflate thread\n"
-            "  --inflater isal|zlib          gzip inflater, same ztoc either way (isal: unfinished, default zlib)\n"
+            "  --inflater isal|zlib          gzip inflater, same ztoc either way (default: " DEFAULT_INFLATER ")\n"
             "\nRecord-stream mode (stdin from soci-layers, see formats/STREAM.md):\n"
             "  -j, --jobs N                  index N layers at once (default: number of CPUs)\n"
             "  --min-layer-size N            skip smaller layers (default 10485760)\n"
