@@ -18,7 +18,8 @@
 #   3. broken layers: cut at every byte of four layers' last 40 and first
 #      16 bytes and at 30 points between, a wrong trailer CRC-32, a wrong
 #      length, trailing garbage: the same exit status and the same stderr
-#      line from both paths.
+#      line from both paths; and a dynamic block header with an incomplete
+#      Huffman code, which zlib refuses and ISA-L alone would decode.
 # Skips (77) only when ztoc-gen was built without ISA-L.
 set -u
 PY=/usr/bin/python3
@@ -209,6 +210,26 @@ for src in sys.argv[2:]:
     bad[n - 8] ^= 1
     with open(os.path.join(d, "crccut_%s" % base), "wb") as f:
         f.write(bytes(bad))
+
+# A dynamic block whose literal/length code is incomplete (two 2-bit codes:
+# "a" and end-of-block): zlib refuses the header, ISA-L alone would decode
+# "a".  Both paths must give zlib's error line.
+bits = []
+def put_bits(v, n):
+    bits.extend((v >> i) & 1 for i in range(n))
+order = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
+put_bits(1, 1); put_bits(2, 2)                  # final, dynamic
+put_bits(0, 5); put_bits(0, 5); put_bits(15, 4)  # 257 lit/len, 1 distance, 19 code-length codes
+for sym in order:
+    put_bits(1 if sym in (0, 2) else 0, 3)       # code-length code: 0 -> "0", 2 -> "1"
+for sym in range(258):
+    bits.append(1 if sym in (97, 256) else 0)    # lengths 2 for "a" and end-of-block, else 0
+bits.extend([0, 0, 0, 1])                        # "a" (00), end-of-block (01)
+bits.extend([0] * (-len(bits) % 8))
+body = bytes(sum(bits[i + j] << j for j in range(8)) for i in range(0, len(bits), 8))
+with open(os.path.join(d, "incomplete_code.gz"), "wb") as f:
+    f.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + body +
+            (0xe8b7be43).to_bytes(4, "little") + (1).to_bytes(4, "little"))
 EOF
 before=$compared
 for layer in "$TMP/bad"/*; do
