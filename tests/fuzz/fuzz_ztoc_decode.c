@@ -56,14 +56,26 @@ struct src {
     size_t size;
 };
 
+/* byte k of the layer is data[k % size] (zeros for an empty input); copied
+ * in runs, since spans of up to MAX_SPAN_WORK bytes come through here */
 static int read_cyclic(void *ctx, int64_t off, size_t n, uint8_t *buf, struct error *err)
 {
     const struct src *s = ctx;
-    size_t i;
+    size_t at;
 
     (void)err;
-    for (i = 0; i < n; i++)
-        buf[i] = s->size ? s->data[(size_t)((uint64_t)(off + (int64_t)i) % s->size)] : 0;
+    if (s->size == 0) {
+        memset(buf, 0, n);
+        return 0;
+    }
+    at = (size_t)((uint64_t)off % s->size);
+    while (n > 0) {
+        size_t k = s->size - at < n ? s->size - at : n;
+        memcpy(buf, s->data + at, k);
+        buf += k;
+        n -= k;
+        at = 0;
+    }
     return 0;
 }
 
@@ -323,9 +335,14 @@ static void part_b(const uint8_t *data, size_t size)
         size_t src = 29 + i * 17, k;
         for (k = 0; k < 17; k++)
             r[k] = src + k < size ? data[src + k] : 0;
-        if (flags & 64) /* a window from the input */
-            for (k = 0; k < ZINFO_WINDOW_SIZE; k++)
-                r[17 + k] = data[(k * 7 + i) % size];
+        if (flags & 64) { /* a window from the input: data[(7k + i) % size] */
+            size_t at = i % size;
+            for (k = 0; k < ZINFO_WINDOW_SIZE; k++) {
+                r[17 + k] = data[at];
+                for (at += 7; at >= size; at -= size) /* no division per byte */
+                    ;
+            }
+        }
     }
     blob_len = need;
     if (zinfo_parse_blob(&zi, ZTOC_GZIP, blob, blob_len, csize, usize, &err) == 0) {
