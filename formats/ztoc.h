@@ -9,6 +9,15 @@
  * uncompressed_offset, tar header offsets recomputed, overlaps rejected;
  * except that an entry of a header-only type takes no data bytes, where
  * upstream counts its header's size (see ztoc_entry_data_size).
+ *
+ * Ownership: ztoc_encode's output belongs to the caller (free()).  A
+ * decoded struct ztoc points into the buffer it was decoded from (which
+ * must outlive it) and into arrays it owns, freed by ztoc_release.
+ * Errors: functions returning int give 0, or -1 with *err set to one line
+ * naming what is wrong (the field, the entry, the offset); nothing is
+ * left allocated on failure.
+ * Thread safety: no global state; a decoded ztoc may be read by any number
+ * of threads at once, and is never changed after ztoc_decode.
  */
 #ifndef SOCI_ZTOC_H
 #define SOCI_ZTOC_H

@@ -20,6 +20,15 @@
  * called from any number of threads at once (one mutex guards the span
  * table; the cache's own threads use it too); span_cache_check_first
  * before serving; span_cache_free once no call is in flight.
+ *
+ * Ownership: span_cache_new borrows the ztoc, zinfo and blob source (they
+ * must outlive the cache) and owns its span buffers, disk files of this
+ * mount's decompressed tier and its threads, all released by
+ * span_cache_free.
+ * Errors: functions returning int give 0, or -1 with *err set to one line
+ * (the span, the request, the digest that did not match); the FUSE layer
+ * turns a failed read into EIO.  The last error is also kept for the state
+ * file (span_cache_last_error).
  */
 #ifndef SOCI_SPAN_CACHE_H
 #define SOCI_SPAN_CACHE_H
