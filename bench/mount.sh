@@ -61,7 +61,8 @@
 # MOUNT_OPTS (extra soci-mount options), BENCH_STRICT=1 (exit 1 on a missed
 # target), IDLE_PCT / IDLE_WAIT (90 / 10), FIRST_REPS (7), FIRST_MIB (185),
 # FIRST_CAP (2097152), FIRST_BASELINE (another BIN_DIR whose soci-mount is
-# measured too, in the same run: before and after a change).
+# measured too, in the same run: before and after a change), FIRST_WARM (1:
+# each repetition also measured without dropping the page cache).
 set -euo pipefail
 
 BIN=$(cd "${1:?usage: bench/mount.sh BIN_DIR [first]}" && pwd)
@@ -289,8 +290,8 @@ first_soci() {
     unmount "$runs/mnt"
 }
 
-first_am() { # RUNS LAYER NAME REP: the same with archivemount
-    local runs=$1 layer=$2 name=$3 rep=$4 t0 t1 t2
+first_am() { # RUNS LAYER NAME LABEL REP: the same with archivemount
+    local runs=$1 layer=$2 name=$3 label=$4 rep=$5 t0 t1 t2
     wait_idle
     first_cold
     t0=$(now)
@@ -299,12 +300,12 @@ first_am() { # RUNS LAYER NAME REP: the same with archivemount
     MOUNTED[$runs/mnt]=am
     head -c 4096 "$runs/mnt/$name" >"$runs/got"
     t2=$(now)
-    first_record "$runs" archivemount "$rep" "$t0" "$t1" "$t2"
+    first_record "$runs" "$label" "$rep" "$t0" "$t1" "$t2"
     unmount "$runs/mnt"
 }
 
 # the page cache dropped (binaries, libraries and the layout included), when allowed
-first_cold() { [ "$FIRST_DROP" = no ] || { sync; echo 3 >/proc/sys/vm/drop_caches; }; }
+first_cold() { [ "$FIRST_DROP" = no ] || [ "$FIRST_PHASE" = warm ] || { sync; echo 3 >/proc/sys/vm/drop_caches; }; }
 
 first_record() { # RUNS LABEL REP T0 T1 T2: total, until the mount returned, the read; and the bytes' check
     local ok=ok
@@ -333,9 +334,16 @@ first_file() {
     load_before=$(cut -d' ' -f1-3 /proc/loadavg)
     for rep in $(seq 1 "$reps"); do
         say "first file: repetition $rep of $reps"
+        FIRST_PHASE=cold
         first_soci "$runs" "$BIN" "$img" "$digest" "$name" soci-mount "$rep"
-        first_am "$runs" "$layer" "$name" "$rep"
+        first_am "$runs" "$layer" "$name" archivemount "$rep"
         [ -z "$base" ] || first_soci "$runs" "$base" "$img" "$digest" "$name" baseline "$rep"
+        [ "${FIRST_WARM:-1}" = 1 ] || continue
+        # the same with what the cold runs left in the page cache: no disk
+        FIRST_PHASE=warm
+        first_soci "$runs" "$BIN" "$img" "$digest" "$name" soci-mount-warm "$rep"
+        first_am "$runs" "$layer" "$name" archivemount-warm "$rep"
+        [ -z "$base" ] || first_soci "$runs" "$base" "$img" "$digest" "$name" baseline-warm "$rep"
     done
     COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
     DIRTY=$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | head -c1)
@@ -387,6 +395,12 @@ row("&nbsp;&nbsp;of which until archivemount returned", "archivemount", 1)
 if "baseline" in rows:
     row("baseline soci-mount (`%s`): to the first bytes" % base, "baseline")
     row("&nbsp;&nbsp;of which until it returned", "baseline", 1)
+if "soci-mount-warm" in rows:
+    row("page cache warm (not dropped): soci-mount to the first bytes", "soci-mount-warm")
+    row("&nbsp;&nbsp;of which until soci-mount returned (mounted)", "soci-mount-warm", 1)
+    row("page cache warm: archivemount to the first bytes", "archivemount-warm")
+    if "baseline-warm" in rows:
+        row("page cache warm: baseline soci-mount to the first bytes", "baseline-warm")
 r = med("archivemount") / med("soci-mount")
 good = r >= 40
 o += ["", "| target (issue 12) | measured | verdict |", "|---|---:|---|",
@@ -394,6 +408,10 @@ o += ["", "| target (issue 12) | measured | verdict |", "|---|---:|---|",
 if "baseline" in rows:
     o.append("\nThe baseline soci-mount in the same run: %.1fx sooner than archivemount; this one is %.2fx its time."
              % (med("archivemount") / med("baseline"), med("soci-mount") / med("baseline")))
+if "soci-mount-warm" in rows:
+    o.append("\nPage cache warm (a diagnosis: no disk reads): soci-mount %.1fx sooner than archivemount%s."
+             % (med("archivemount-warm") / med("soci-mount-warm"),
+                "; the baseline %.1fx" % (med("archivemount-warm") / med("baseline-warm")) if "baseline-warm" in rows else ""))
 o.append("\nChecks: the first 4096 bytes read through each mount equal GNU tar's, every run: %s\n"
          % ("ok" if all(c == "ok" for c in checks) else "FAILED"))
 o.append("<!-- first-file: end -->")

@@ -9,7 +9,10 @@
  * next member's gzip header).  A tar span is a copy.  Built with ISA-L
  * (HAVE_ISAL), its inflater decodes a range within one gzip member, about
  * twice as fast; a range across members, or data ISA-L refuses, goes to
- * zlib (the same bytes either way, or zlib's error).
+ * zlib.  On valid deflate data both give the same bytes; igzip decodes a
+ * few malformed blocks zlib refuses (an incomplete code), which no span
+ * the indexer made holds (ztoc-gen fails on them with either inflater) and
+ * callers check spans against their digests first.
  *
  * Ownership: the caller owns in and out; the inflater owns its zlib state
  * until span_inflater_free().  Errors: span_inflate returns 0, or -1 with
