@@ -33,29 +33,12 @@ fail() {
 }
 
 # the layers, and per layer the regular files: name <TAB> expected bytes file
-"$PY" - "$TMP" "$REPRO" <<'EOF' || { echo "cannot generate the layers"; exit 1; }
+"$PY" - "$TMP" "$REPRO" "$ROOT/tests/cli/lib" <<'EOF' || { echo "cannot generate the layers"; exit 1; }
 import io, os, sys, tarfile
 
 d, repro = sys.argv[1], sys.argv[2]
-
-def header(name, size, typeflag, prefix=b"", linkname=b""):
-    h = bytearray(512)
-    h[0:len(name)] = name
-    h[100:108] = b"0000755\0" if typeflag == b"5" else b"0000644\0"
-    h[108:116] = b"0000000\0"
-    h[116:124] = b"0000000\0"
-    h[124:136] = b"%011o\0" % size
-    h[136:148] = b"14524000000\0"
-    h[156:157] = typeflag
-    h[157:157 + len(linkname)] = linkname
-    h[257:265] = b"ustar\x0000"
-    h[345:345 + len(prefix)] = prefix
-    h[148:156] = b" " * 8
-    h[148:156] = b"%06o\0 " % sum(h)
-    return bytes(h)
-
-def pad(b):
-    return b + b"\0" * (-len(b) % 512)
+sys.path.insert(0, sys.argv[3])
+from rawtar import pad, ustar_header as header
 
 def body(n, k):
     return bytes((i * k + 3) % 251 for i in range(n))
