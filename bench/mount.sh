@@ -290,6 +290,20 @@ first_soci() {
     unmount "$runs/mnt"
 }
 
+# first_am_stop MNT: unmount, then wait (10 s at most) for the archivemount
+# process of MNT to exit; one still running then (seen once, spinning after
+# its unmount) is stopped by its PID, so that it cannot load later runs
+first_am_stop() {
+    local pid i=0
+    pid=$(pgrep -f -x "archivemount -o ro,readonly .* $1" | head -1)
+    unmount "$1"
+    [ -n "$pid" ] || return 0
+    while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -0 "$pid" 2>/dev/null || return 0
+    say "archivemount ($pid) still runs 10 s after its unmount: stopping it"
+    kill -TERM "$pid" 2>/dev/null || true
+}
+
 first_am() { # RUNS LAYER NAME LABEL REP: the same with archivemount
     local runs=$1 layer=$2 name=$3 label=$4 rep=$5 t0 t1 t2
     wait_idle
@@ -301,7 +315,7 @@ first_am() { # RUNS LAYER NAME LABEL REP: the same with archivemount
     head -c 4096 "$runs/mnt/$name" >"$runs/got"
     t2=$(now)
     first_record "$runs" "$label" "$rep" "$t0" "$t1" "$t2"
-    unmount "$runs/mnt"
+    first_am_stop "$runs/mnt"
 }
 
 # the page cache dropped (binaries, libraries and the layout included), when allowed
