@@ -326,15 +326,15 @@ static int finish_options(struct options *o, struct error *err)
     return 0;
 }
 
-/* ztoc -> verified tree, cache and FUSE fs for one layer */
-static int prepare_layer(struct mounted *m, const struct options *o, struct located_image *img, struct error *err)
+/* the decoded ztoc checked against the layer, its cache and FUSE fs */
+static int prepare_decoded_layer(struct mounted *m, const struct options *o, struct located_image *img,
+                                 struct error *err)
 {
     struct located_layer *L = m->L;
     struct span_cache_opts co;
     char cache_dir[4200];
 
-    if (ztoc_decode(L->ztoc, L->ztoc_len, &m->z, err) != 0 || zinfo_parse(&m->zi, &m->z, err) != 0 ||
-        zinfo_check(&m->zi, &m->z, err) != 0)
+    if (zinfo_parse(&m->zi, &m->z, err) != 0 || zinfo_check(&m->zi, &m->z, err) != 0)
         return error_prefix(err, "ztoc %s of layer %s", L->ztoc_digest, L->digest);
     RETURN_ERROR_IF(m->z.compressed_size != L->size, err,
                     "ztoc %s is for a layer of %lld bytes, but layer %s has %lld", L->ztoc_digest,
@@ -364,6 +364,22 @@ static int prepare_layer(struct mounted *m, const struct options *o, struct loca
     m->fs.disable_xattrs = 0;
     m->fuse = 1;
     return 0;
+}
+
+/* ztoc -> verified tree, cache and FUSE fs for one layer; on failure what
+ * it made is released here (cleanup() releases only layers with m->fuse) */
+static int prepare_layer(struct mounted *m, const struct options *o, struct located_image *img, struct error *err)
+{
+    struct located_layer *L = m->L;
+
+    if (ztoc_decode(L->ztoc, L->ztoc_len, &m->z, err) != 0)
+        return error_prefix(err, "ztoc %s of layer %s", L->ztoc_digest, L->digest);
+    if (prepare_decoded_layer(m, o, img, err) == 0)
+        return 0;
+    span_cache_free(m->cache);
+    m->cache = NULL;
+    ztoc_release(&m->z);
+    return -1;
 }
 
 /* --prefetch FILE: the spans of the listed paths, fetched now */
