@@ -307,11 +307,14 @@ static int key_is(const struct mp_val *k, const char *name)
     return k->kind == MP_STR && k->n == n && memcmp(k->ptr, name, n) == 0;
 }
 
+/* dst NULL: the key belongs to another record type, checked and dropped */
 static int get_str(const struct mp_val *v, char *dst, size_t cap, const char *key, struct error *err)
 {
     RETURN_ERROR_IF(v->kind != MP_STR, err, "record key \"%s\" is not a string", key);
     RETURN_ERROR_IF(v->n >= cap, err, "record key \"%s\" is longer than %zu bytes", key, cap - 1);
     RETURN_ERROR_IF(memchr(v->ptr, 0, (size_t)v->n) != NULL, err, "record key \"%s\" holds a NUL byte", key);
+    if (dst == NULL)
+        return 0;
     memcpy(dst, v->ptr, (size_t)v->n);
     dst[v->n] = '\0';
     return 0;
@@ -388,7 +391,9 @@ static int get_desc(struct cursor *c, const struct mp_val *v, struct stream_desc
     return 0;
 }
 
-static int get_existing(struct cursor *c, const struct mp_val *v, struct stream_record *rec, struct error *err)
+/* rec NULL: not a layer record, every entry checked and dropped */
+static int get_existing(struct cursor *c, const struct mp_val *v, struct stream_layer_rec *rec,
+                        struct error *err)
 {
     uint64_t i, j, u = 0;
 
@@ -400,7 +405,7 @@ static int get_existing(struct cursor *c, const struct mp_val *v, struct stream_
             return MALFORMED(err);
         RETURN_ERROR_IF(e.kind != MP_MAP, err, "record key \"existing\" holds a non-map");
         /* past the first few, entries are checked and dropped */
-        x = rec->nexisting < STREAM_MAX_EXISTING ? &rec->existing[rec->nexisting++] : &scratch;
+        x = rec != NULL && rec->nexisting < STREAM_MAX_EXISTING ? &rec->existing[rec->nexisting++] : &scratch;
         memset(x, 0, sizeof(*x));
         for (j = 0; j < e.n; j++) {
             struct entry f;
@@ -428,36 +433,95 @@ static int get_existing(struct cursor *c, const struct mp_val *v, struct stream_
     return 0;
 }
 
+/* the record's type, from its "t" keys (the last one names it), before its
+ * other keys are decoded into the part of that type.  A map that cannot be
+ * walked here fails again, with its message, in decode() */
+static int find_type(const uint8_t *p, size_t n, struct stream_record *rec)
+{
+    struct cursor c = {p, p + n};
+    struct mp_val top;
+    struct error ignored;
+    uint64_t i;
+    size_t t;
+
+    if (cur_val(&c, &top) != 0 || top.kind != MP_MAP)
+        return -1;
+    for (i = 0; i < top.n; i++) {
+        struct entry e;
+        if (read_entry(&c, &e) != 0)
+            return -1;
+        if (key_is(&e.k, "t")) {
+            if (get_str(&e.v, rec->type_name, sizeof(rec->type_name), "t", &ignored))
+                return -1;
+            for (t = 0; t < sizeof(type_names) / sizeof(type_names[0]); t++)
+                if (strcmp(type_names[t].name, rec->type_name) == 0)
+                    rec->type = type_names[t].type;
+        } else if (skip_entry(&c, &e, 1) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* where a key shared by several record types goes in this record; NULL when
+ * its type has no such key */
+static struct stream_desc *desc_of(struct stream_record *rec)
+{
+    switch (rec->type) {
+    case REC_LAYER: return &rec->layer.desc;
+    case REC_ZTOC: return &rec->ztoc.desc;
+    case REC_SKIP: return &rec->skip.desc;
+    default: return NULL;
+    }
+}
+
+static char *message_of(struct stream_record *rec)
+{
+    switch (rec->type) {
+    case REC_SKIP: return rec->skip.message;
+    case REC_ERROR: return rec->error.message;
+    default: return NULL;
+    }
+}
+
+/* every key is checked whatever the record's type, as docs/format.md §5.3
+ * bounds it; a key of another type than the record's is then dropped (a
+ * stage passes the record's bytes on, not this struct) */
 static int decode(const uint8_t *p, size_t n, struct stream_record *rec, struct error *err)
 {
     struct cursor c = {p, p + n};
     struct mp_val top;
     uint64_t i, u = 0;
+    int typed, is_image, is_layer, is_ztoc, flag;
+    struct stream_desc scratch, *d;
 
     stream_record_init(rec, REC_UNKNOWN);
+    typed = find_type(p, n, rec) == 0;
+    if (!typed)
+        rec->type = REC_UNKNOWN; /* the loop below fails on the same bytes */
+    is_image = rec->type == REC_IMAGE;
+    is_layer = rec->type == REC_LAYER;
+    is_ztoc = rec->type == REC_ZTOC;
     if (cur_val(&c, &top) != 0)
         return MALFORMED(err);
     RETURN_ERROR_IF(top.kind != MP_MAP, err, "record is not a map");
     for (i = 0; i < top.n; i++) {
         struct entry e;
         const struct mp_val *v = &e.v;
-        size_t t;
         if (read_entry(&c, &e) != 0)
             return MALFORMED(err);
         if (key_is(&e.k, "t")) {
-            if (get_str(v, rec->type_name, sizeof(rec->type_name), "t", err))
+            if (get_str(v, NULL, sizeof(rec->type_name), "t", err))
                 return -1;
-            for (t = 0; t < sizeof(type_names) / sizeof(type_names[0]); t++)
-                if (strcmp(type_names[t].name, rec->type_name) == 0)
-                    rec->type = type_names[t].type;
         } else if (key_is(&e.k, "v")) {
             if (get_uint(v, UINT32_MAX, &u, "v", err))
                 return -1;
-            rec->version = (uint32_t)u;
+            if (rec->type == REC_HEADER)
+                rec->header.version = (uint32_t)u;
         } else if (key_is(&e.k, "image")) {
             if (get_uint(v, UINT32_MAX, &u, "image", err))
                 return -1;
-            rec->image = (uint32_t)u;
+            rec->image_id = (uint32_t)u;
         } else if (key_is(&e.k, "n")) {
             if (get_uint(v, UINT32_MAX, &u, "n", err))
                 return -1;
@@ -465,67 +529,79 @@ static int decode(const uint8_t *p, size_t n, struct stream_record *rec, struct 
         } else if (key_is(&e.k, "layers")) {
             if (get_uint(v, UINT32_MAX, &u, "layers", err))
                 return -1;
-            rec->nlayers = (uint32_t)u;
+            if (is_image)
+                rec->image.nlayers = (uint32_t)u;
         } else if (key_is(&e.k, "layout")) {
-            if (get_str(v, rec->layout, sizeof(rec->layout), "layout", err))
+            if (get_str(v, is_image ? rec->image.layout : NULL, sizeof(rec->image.layout), "layout", err))
                 return -1;
         } else if (key_is(&e.k, "ref")) {
-            if (get_str(v, rec->ref, sizeof(rec->ref), "ref", err))
+            if (get_str(v, is_image ? rec->image.ref : NULL, sizeof(rec->image.ref), "ref", err))
                 return -1;
         } else if (key_is(&e.k, "platform")) {
-            if (get_str(v, rec->platform, sizeof(rec->platform), "platform", err))
+            if (get_str(v, is_image ? rec->image.platform : NULL, sizeof(rec->image.platform), "platform", err))
                 return -1;
         } else if (key_is(&e.k, "manifest")) {
-            if (get_desc(&c, v, &rec->manifest, "manifest", err))
+            if (get_desc(&c, v, is_image ? &rec->image.manifest : &scratch, "manifest", err))
                 return -1;
         } else if (key_is(&e.k, "desc")) {
-            if (get_desc(&c, v, &rec->desc, "desc", err))
+            d = desc_of(rec);
+            if (get_desc(&c, v, d != NULL ? d : &scratch, "desc", err))
                 return -1;
         } else if (key_is(&e.k, "ztoc")) {
-            if (get_desc(&c, v, &rec->ztoc, "ztoc", err))
+            if (get_desc(&c, v, is_ztoc ? &rec->ztoc.ztoc : &scratch, "ztoc", err))
                 return -1;
         } else if (key_is(&e.k, "path")) {
-            if (get_str(v, rec->path, sizeof(rec->path), "path", err))
+            if (get_str(v, is_layer ? rec->layer.path : NULL, sizeof(rec->layer.path), "path", err))
                 return -1;
         } else if (key_is(&e.k, "inline")) {
-            if (get_bool(v, &rec->inline_data, "inline", err))
+            if (get_bool(v, is_layer ? &rec->layer.inline_data : &flag, "inline", err))
                 return -1;
         } else if (key_is(&e.k, "reused")) {
-            if (get_bool(v, &rec->reused, "reused", err))
+            if (get_bool(v, is_ztoc ? &rec->ztoc.reused : &flag, "reused", err))
                 return -1;
         } else if (key_is(&e.k, "xattr_free")) {
-            if (get_bool(v, &rec->xattr_free, "xattr_free", err))
+            if (get_bool(v, is_ztoc ? &rec->ztoc.xattr_free : &flag, "xattr_free", err))
                 return -1;
         } else if (key_is(&e.k, "span_size")) {
             if (get_uint(v, INT64_MAX, &u, "span_size", err))
                 return -1;
-            rec->span_size = (int64_t)u;
+            if (is_ztoc)
+                rec->ztoc.span_size = (int64_t)u;
         } else if (key_is(&e.k, "build_tool")) {
-            if (get_str(v, rec->build_tool, sizeof(rec->build_tool), "build_tool", err))
+            if (get_str(v, is_ztoc ? rec->ztoc.build_tool : NULL, sizeof(rec->ztoc.build_tool), "build_tool", err))
                 return -1;
         } else if (key_is(&e.k, "message")) {
-            if (get_str(v, rec->message, sizeof(rec->message), "message", err))
+            if (get_str(v, message_of(rec), sizeof(rec->error.message), "message", err))
                 return -1;
         } else if (key_is(&e.k, "existing")) {
-            if (get_existing(&c, v, rec, err))
+            if (get_existing(&c, v, is_layer ? &rec->layer : NULL, err))
                 return -1;
         } else if (key_is(&e.k, "manifest_data")) {
             RETURN_ERROR_IF(v->kind != MP_BIN || v->n > (4u << 20), err,
                             "record key \"manifest_data\" is not binary of at most 4 MiB");
-            rec->manifest_data = v->ptr;
-            rec->manifest_data_len = (size_t)v->n;
+            if (is_image) {
+                rec->image.manifest_data = v->ptr;
+                rec->image.manifest_data_len = (size_t)v->n;
+            }
         } else if (key_is(&e.k, "data")) {
             RETURN_ERROR_IF(v->kind != MP_BIN, err, "record key \"data\" is not binary");
-            rec->data = v->ptr;
-            rec->data_len = (size_t)v->n;
+            if (rec->type == REC_CHUNK) {
+                rec->chunk.data = v->ptr;
+                rec->chunk.data_len = (size_t)v->n;
+            } else if (is_ztoc) {
+                rec->ztoc.data = v->ptr;
+                rec->ztoc.data_len = (size_t)v->n;
+            }
         } else if (skip_entry(&c, &e, 1) != 0) {
             return MALFORMED(err);
         }
     }
     RETURN_ERROR_IF(c.p != c.end, err, "malformed msgpack (bytes after the record)");
+    if (!typed)
+        return MALFORMED(err);
     RETURN_ERROR_IF(rec->type_name[0] == '\0', err, "record has no type");
-    RETURN_ERROR_IF(rec->type == REC_CHUNK && rec->data_len > MAX_CHUNK_DATA, err,
-                    "chunk record of %zu bytes is larger than %u", rec->data_len, MAX_CHUNK_DATA);
+    RETURN_ERROR_IF(rec->type == REC_CHUNK && rec->chunk.data_len > MAX_CHUNK_DATA, err,
+                    "chunk record of %zu bytes is larger than %u", rec->chunk.data_len, MAX_CHUNK_DATA);
     return 0;
 }
 
@@ -610,8 +686,8 @@ int stream_decoder_next(struct stream_decoder *r, struct stream_record *rec, str
     if (!r->seen_header && rec->type != REC_ERROR) {
         RETURN_ERROR_IF(rec->type != REC_HEADER, err,
                         "input is not a soci record stream (first record is \"%s\")", rec->type_name);
-        RETURN_ERROR_IF(rec->version != STREAM_VERSION, err,
-                        "record stream version %u is not supported (this build speaks %d)", rec->version,
+        RETURN_ERROR_IF(rec->header.version != STREAM_VERSION, err,
+                        "record stream version %u is not supported (this build speaks %d)", rec->header.version,
                         STREAM_VERSION);
         r->seen_header = 1;
     }
@@ -702,83 +778,83 @@ static void pack_record(msgpack_packer *pk, const struct stream_record *rec)
         pack_kv_uint(pk, "v", STREAM_VERSION);
         break;
     case REC_IMAGE:
-        msgpack_pack_map(pk, 7 + (rec->manifest_data != NULL));
+        msgpack_pack_map(pk, 7 + (rec->image.manifest_data != NULL));
         pack_kv_str(pk, "t", type_name(rec->type));
-        pack_kv_uint(pk, "image", rec->image);
-        pack_kv_str(pk, "layout", rec->layout);
-        pack_kv_str(pk, "ref", rec->ref);
-        pack_kv_desc(pk, "manifest", &rec->manifest);
-        pack_kv_str(pk, "platform", rec->platform);
-        pack_kv_uint(pk, "layers", rec->nlayers);
-        if (rec->manifest_data)
-            pack_kv_bin(pk, "manifest_data", rec->manifest_data, rec->manifest_data_len);
+        pack_kv_uint(pk, "image", rec->image_id);
+        pack_kv_str(pk, "layout", rec->image.layout);
+        pack_kv_str(pk, "ref", rec->image.ref);
+        pack_kv_desc(pk, "manifest", &rec->image.manifest);
+        pack_kv_str(pk, "platform", rec->image.platform);
+        pack_kv_uint(pk, "layers", rec->image.nlayers);
+        if (rec->image.manifest_data)
+            pack_kv_bin(pk, "manifest_data", rec->image.manifest_data, rec->image.manifest_data_len);
         break;
     case REC_LAYER:
-        msgpack_pack_map(pk, 5 + (rec->nexisting > 0));
+        msgpack_pack_map(pk, 5 + (rec->layer.nexisting > 0));
         pack_kv_str(pk, "t", type_name(rec->type));
-        pack_kv_uint(pk, "image", rec->image);
+        pack_kv_uint(pk, "image", rec->image_id);
         pack_kv_uint(pk, "n", rec->n);
-        pack_kv_desc(pk, "desc", &rec->desc);
-        if (rec->inline_data)
+        pack_kv_desc(pk, "desc", &rec->layer.desc);
+        if (rec->layer.inline_data)
             pack_kv_bool(pk, "inline", 1);
         else
-            pack_kv_str(pk, "path", rec->path);
-        if (rec->nexisting > 0) {
+            pack_kv_str(pk, "path", rec->layer.path);
+        if (rec->layer.nexisting > 0) {
             pack_str(pk, "existing");
-            msgpack_pack_array(pk, rec->nexisting);
-            for (i = 0; i < rec->nexisting; i++) {
+            msgpack_pack_array(pk, rec->layer.nexisting);
+            for (i = 0; i < rec->layer.nexisting; i++) {
                 msgpack_pack_map(pk, 4);
-                pack_kv_str(pk, "digest", rec->existing[i].digest);
-                pack_kv_uint(pk, "size", (uint64_t)rec->existing[i].size);
-                pack_kv_uint(pk, "span_size", (uint64_t)rec->existing[i].span_size);
-                pack_kv_str(pk, "build_tool", rec->existing[i].build_tool);
+                pack_kv_str(pk, "digest", rec->layer.existing[i].digest);
+                pack_kv_uint(pk, "size", (uint64_t)rec->layer.existing[i].size);
+                pack_kv_uint(pk, "span_size", (uint64_t)rec->layer.existing[i].span_size);
+                pack_kv_str(pk, "build_tool", rec->layer.existing[i].build_tool);
             }
         }
         break;
     case REC_CHUNK:
         msgpack_pack_map(pk, 4);
         pack_kv_str(pk, "t", type_name(rec->type));
-        pack_kv_uint(pk, "image", rec->image);
+        pack_kv_uint(pk, "image", rec->image_id);
         pack_kv_uint(pk, "n", rec->n);
-        pack_kv_bin(pk, "data", rec->data, rec->data_len);
+        pack_kv_bin(pk, "data", rec->chunk.data, rec->chunk.data_len);
         break;
     case REC_LAYER_END:
         msgpack_pack_map(pk, 3);
         pack_kv_str(pk, "t", type_name(rec->type));
-        pack_kv_uint(pk, "image", rec->image);
+        pack_kv_uint(pk, "image", rec->image_id);
         pack_kv_uint(pk, "n", rec->n);
         break;
     case REC_ZTOC:
-        msgpack_pack_map(pk, 9 + (rec->data != NULL));
+        msgpack_pack_map(pk, 9 + (rec->ztoc.data != NULL));
         pack_kv_str(pk, "t", type_name(rec->type));
-        pack_kv_uint(pk, "image", rec->image);
+        pack_kv_uint(pk, "image", rec->image_id);
         pack_kv_uint(pk, "n", rec->n);
-        pack_kv_desc(pk, "desc", &rec->desc);
-        pack_kv_desc(pk, "ztoc", &rec->ztoc);
-        if (rec->data)
-            pack_kv_bin(pk, "data", rec->data, rec->data_len);
-        pack_kv_bool(pk, "reused", rec->reused);
-        pack_kv_uint(pk, "span_size", (uint64_t)rec->span_size);
-        pack_kv_str(pk, "build_tool", rec->build_tool);
-        pack_kv_bool(pk, "xattr_free", rec->xattr_free);
+        pack_kv_desc(pk, "desc", &rec->ztoc.desc);
+        pack_kv_desc(pk, "ztoc", &rec->ztoc.ztoc);
+        if (rec->ztoc.data)
+            pack_kv_bin(pk, "data", rec->ztoc.data, rec->ztoc.data_len);
+        pack_kv_bool(pk, "reused", rec->ztoc.reused);
+        pack_kv_uint(pk, "span_size", (uint64_t)rec->ztoc.span_size);
+        pack_kv_str(pk, "build_tool", rec->ztoc.build_tool);
+        pack_kv_bool(pk, "xattr_free", rec->ztoc.xattr_free);
         break;
     case REC_SKIP:
         msgpack_pack_map(pk, 5);
         pack_kv_str(pk, "t", type_name(rec->type));
-        pack_kv_uint(pk, "image", rec->image);
+        pack_kv_uint(pk, "image", rec->image_id);
         pack_kv_uint(pk, "n", rec->n);
-        pack_kv_desc(pk, "desc", &rec->desc);
-        pack_kv_str(pk, "message", rec->message);
+        pack_kv_desc(pk, "desc", &rec->skip.desc);
+        pack_kv_str(pk, "message", rec->skip.message);
         break;
     case REC_IMAGE_END:
         msgpack_pack_map(pk, 2);
         pack_kv_str(pk, "t", type_name(rec->type));
-        pack_kv_uint(pk, "image", rec->image);
+        pack_kv_uint(pk, "image", rec->image_id);
         break;
     case REC_ERROR:
         msgpack_pack_map(pk, 2);
         pack_kv_str(pk, "t", type_name(rec->type));
-        pack_kv_str(pk, "message", rec->message);
+        pack_kv_str(pk, "message", rec->error.message);
         break;
     case REC_END:
     case REC_UNKNOWN:

@@ -91,7 +91,7 @@ int layer_job_push_chunk(struct layer_job *job, const uint8_t *data, size_t n, s
     struct chunk_queue *q = job->chunks;
     uint8_t *copy;
 
-    RETURN_ERROR_IF(q == NULL, err, "chunk for layer %u which is not inline", job->layer.n);
+    RETURN_ERROR_IF(q == NULL, err, "chunk for layer %u which is not inline", job->rec.n);
     if (n == 0)
         return 0;
     copy = malloc(n);
@@ -134,13 +134,13 @@ struct layer_job *layer_job_new(const struct stream_record *layer, int fd,
 
     if (job == NULL)
         return NULL;
-    job->layer = *layer;
+    job->rec = *layer;
     job->fd = fd;
     job->params = params;
     job->refs = 1;
     pthread_mutex_init(&job->mu, NULL);
     pthread_cond_init(&job->cond, NULL);
-    if (layer->inline_data) {
+    if (layer->layer.inline_data) {
         job->chunks = queue_new();
         if (job->chunks == NULL) {
             layer_job_free(job);
@@ -202,21 +202,24 @@ int layer_job_wait(struct layer_job *job)
 static void set_result_head(struct layer_job *job, enum stream_type type)
 {
     stream_record_init(&job->result, type);
-    job->result.image = job->layer.image;
-    job->result.n = job->layer.n;
-    job->result.desc = job->layer.desc;
+    job->result.image_id = job->rec.image_id;
+    job->result.n = job->rec.n;
+    if (type == REC_SKIP)
+        job->result.skip.desc = job->rec.layer.desc;
+    else
+        job->result.ztoc.desc = job->rec.layer.desc;
 }
 
 static void skip(struct layer_job *job, const char *reason)
 {
-    const struct stream_desc *d = &job->layer.desc;
+    const struct stream_desc *d = &job->rec.layer.desc;
 
     set_result_head(job, REC_SKIP);
-    snprintf(job->result.message, sizeof(job->result.message), "ztoc skipped - layer %s (%s) %s",
+    snprintf(job->result.skip.message, sizeof(job->result.skip.message), "ztoc skipped - layer %s (%s) %s",
              d->digest, d->media_type, reason);
 }
 
-static const struct stream_existing *reusable(const struct stream_record *layer, const struct index_params *p)
+static const struct stream_existing *reusable(const struct stream_layer_rec *layer, const struct index_params *p)
 {
     size_t i;
 
@@ -228,7 +231,7 @@ static const struct stream_existing *reusable(const struct stream_record *layer,
     return NULL;
 }
 
-int layer_job_needs_data(const struct stream_record *layer, const struct index_params *params)
+int layer_job_needs_data(const struct stream_layer_rec *layer, const struct index_params *params)
 {
     enum layer_compression comp = oci_layer_compression(layer->desc.media_type);
 
@@ -265,14 +268,14 @@ static void file_digest_first(struct layer_job *job, uint8_t *buf, struct error 
     sha256_final(h, raw);
     sha256_free(h);
     digest_format(raw, got);
-    if (strcmp(got, job->layer.desc.digest) != 0)
+    if (strcmp(got, job->rec.layer.desc.digest) != 0)
         error_set(err, "the layer's content does not match its digest (content is %s)", got);
 }
 
 /* read the whole layer through the indexer, checking size and digest */
 static int index_bytes(struct layer_job *job, struct layer_index_result *res, struct error *err)
 {
-    const struct stream_desc *d = &job->layer.desc;
+    const struct stream_desc *d = &job->rec.layer.desc;
     struct layer_index_opts lo;
     struct layer_indexer *li;
     uint8_t *buf = NULL;
@@ -288,8 +291,8 @@ static int index_bytes(struct layer_job *job, struct layer_index_result *res, st
         return -1;
     /* a layer named by path is opened here, when its turn comes, so that
      * the number of open files does not grow with the number of layers */
-    if (job->fd < 0 && job->chunks == NULL && job->layer.path[0] &&
-        open_regular(job->layer.path, d->size, &job->fd, err) != 0)
+    if (job->fd < 0 && job->chunks == NULL && job->rec.layer.path[0] &&
+        open_regular(job->rec.layer.path, d->size, &job->fd, err) != 0)
         goto out;
     if (job->fd < 0 && job->chunks == NULL) {
         error_set(err, "no bytes were sent for this layer (was soci-layers run with a larger --min-layer-size?)");
@@ -354,7 +357,7 @@ out:
 
 void layer_job_run(struct layer_job *job)
 {
-    const struct stream_desc *d = &job->layer.desc;
+    const struct stream_desc *d = &job->rec.layer.desc;
     const struct index_params *p = job->params;
     struct layer_index_result res;
     enum layer_compression comp = oci_layer_compression(d->media_type);
@@ -379,16 +382,16 @@ void layer_job_run(struct layer_job *job)
         finish(job, 0);
         return;
     }
-    x = reusable(&job->layer, p);
+    x = reusable(&job->rec.layer, p);
     if (x != NULL) {
         set_result_head(job, REC_ZTOC);
-        str_copy(job->result.ztoc.media_type, sizeof(job->result.ztoc.media_type), MT_OCTET_STREAM);
-        str_copy(job->result.ztoc.digest, sizeof(job->result.ztoc.digest), x->digest);
-        job->result.ztoc.size = x->size;
-        job->result.reused = 1;
-        job->result.span_size = p->span_size;
-        str_copy(job->result.build_tool, sizeof(job->result.build_tool), p->build_tool);
-        job->result.xattr_free = 0;
+        str_copy(job->result.ztoc.ztoc.media_type, sizeof(job->result.ztoc.ztoc.media_type), MT_OCTET_STREAM);
+        str_copy(job->result.ztoc.ztoc.digest, sizeof(job->result.ztoc.ztoc.digest), x->digest);
+        job->result.ztoc.ztoc.size = x->size;
+        job->result.ztoc.reused = 1;
+        job->result.ztoc.span_size = p->span_size;
+        str_copy(job->result.ztoc.build_tool, sizeof(job->result.ztoc.build_tool), p->build_tool);
+        job->result.ztoc.xattr_free = 0;
         finish(job, 0);
         return;
     }
@@ -405,15 +408,15 @@ void layer_job_run(struct layer_job *job)
         return;
     }
     set_result_head(job, REC_ZTOC);
-    str_copy(job->result.ztoc.media_type, sizeof(job->result.ztoc.media_type), MT_OCTET_STREAM);
-    digest_format(res.ztoc_digest, job->result.ztoc.digest);
-    job->result.ztoc.size = (int64_t)res.ztoc_len;
+    str_copy(job->result.ztoc.ztoc.media_type, sizeof(job->result.ztoc.ztoc.media_type), MT_OCTET_STREAM);
+    digest_format(res.ztoc_digest, job->result.ztoc.ztoc.digest);
+    job->result.ztoc.ztoc.size = (int64_t)res.ztoc_len;
     job->ztoc = res.ztoc;
-    job->result.data = res.ztoc;
-    job->result.data_len = res.ztoc_len;
-    job->result.span_size = p->span_size;
-    str_copy(job->result.build_tool, sizeof(job->result.build_tool), p->build_tool);
-    job->result.xattr_free = res.xattr_free;
+    job->result.ztoc.data = res.ztoc;
+    job->result.ztoc.data_len = res.ztoc_len;
+    job->result.ztoc.span_size = p->span_size;
+    str_copy(job->result.ztoc.build_tool, sizeof(job->result.ztoc.build_tool), p->build_tool);
+    job->result.ztoc.xattr_free = res.xattr_free;
     finish(job, 0);
 }
 

@@ -30,7 +30,7 @@ struct index_params {
 struct chunk_queue;
 
 struct layer_job {
-    struct stream_record layer;   /* the layer record (desc, path/inline, existing) */
+    struct stream_record rec;     /* the layer record (rec.layer: desc, path/inline, existing) */
     int fd;                       /* layer bytes when not inline (-1 otherwise) */
     struct chunk_queue *chunks;   /* inline layers */
     const struct index_params *params;
@@ -42,7 +42,7 @@ struct layer_job {
     int failed;
     struct error err;
     struct stream_record result;  /* REC_ZTOC or REC_SKIP */
-    uint8_t *ztoc;                /* result.data points here */
+    uint8_t *ztoc;                /* result.ztoc.data points here */
     volatile int64_t bytes_done;  /* progress */
     int refs;                     /* owners; guarded by mu */
 };
@@ -50,7 +50,7 @@ struct layer_job {
 /* does the job for this layer record need the layer's bytes?  Not when it
  * is skipped (not a layer type is an error, not a skip), or when an
  * `existing` ztoc of the same span size and build tool is reused */
-int layer_job_needs_data(const struct stream_record *layer, const struct index_params *params);
+int layer_job_needs_data(const struct stream_layer_rec *layer, const struct index_params *params);
 
 /* a job for a layer record, with one reference; fd is taken over (closed
  * when the job is freed) */

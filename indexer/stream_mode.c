@@ -58,7 +58,7 @@ static void report(struct output *o, const char *msg)
         o->reported = 1;
         fprintf(stderr, "%s" PROG ": %s\n", o->progress ? "\n" : "", msg);
         stream_record_init(&rec, REC_ERROR);
-        snprintf(rec.message, sizeof(rec.message), "%s", msg);
+        snprintf(rec.error.message, sizeof(rec.error.message), "%s", msg);
         stream_write(STDOUT_FILENO, &rec, &ignored);
     }
     o->failed = 1;
@@ -156,7 +156,7 @@ static struct layer_job *find_inline(struct inline_jobs *ij, uint32_t image, uin
 
     for (i = 0; i < ij->n; i++) {
         struct layer_job *j = ij->job[i];
-        if (j->layer.image == image && j->layer.n == n)
+        if (j->rec.image_id == image && j->rec.n == n)
             return j;
     }
     return NULL;
@@ -180,17 +180,18 @@ static void close_inline(struct inline_jobs *ij, struct layer_job *job)
 static int start_layer(const struct stream_record *rec, const struct stream_mode_opts *opts,
                        struct job_pool *pool, struct output *o, struct inline_jobs *ij, struct error *err)
 {
+    const struct stream_layer_rec *layer = &rec->layer;
     struct slot *s;
     struct layer_job *job;
     char name[24];
 
     /* every check before anything is queued: a slot in the output queue
      * whose job never runs would keep the writer waiting forever */
-    RETURN_ERROR_IF(rec->inline_data && ij->n == MAX_INLINE, err,
+    RETURN_ERROR_IF(layer->inline_data && ij->n == MAX_INLINE, err,
                     "record stream: more than %d inline layers in flight (layer %u of image %u)", MAX_INLINE,
-                    rec->n, rec->image);
-    RETURN_ERROR_IF(rec->inline_data && find_inline(ij, rec->image, rec->n) != NULL, err,
-                    "record stream: layer %u of image %u is sent twice", rec->n, rec->image);
+                    rec->n, rec->image_id);
+    RETURN_ERROR_IF(layer->inline_data && find_inline(ij, rec->image_id, rec->n) != NULL, err,
+                    "record stream: layer %u of image %u is sent twice", rec->n, rec->image_id);
     s = calloc(1, sizeof(*s));
     RETURN_ERROR_IF(s == NULL, err, "out of memory");
     /* a layer named by path is opened by its job, when it runs, and only
@@ -200,7 +201,7 @@ static int start_layer(const struct stream_record *rec, const struct stream_mode
         free(s);
         return error_set(err, "out of memory");
     }
-    if (rec->inline_data) {
+    if (layer->inline_data) {
         layer_job_hold(job); /* ij's reference; the slot has the first */
         if (job_pool_spawn(pool, job) != 0) {
             layer_job_free(job);
@@ -211,10 +212,10 @@ static int start_layer(const struct stream_record *rec, const struct stream_mode
         ij->job[ij->n++] = job;
     }
     s->job = job;
-    snprintf(name, sizeof(name), "%.19s", rec->desc.digest + 7);
-    s->progress_id = progress_add(o->progress, name, rec->desc.size, &job->bytes_done);
+    snprintf(name, sizeof(name), "%.19s", layer->desc.digest + 7);
+    s->progress_id = progress_add(o->progress, name, layer->desc.size, &job->bytes_done);
     out_push(o, s);
-    if (!rec->inline_data)
+    if (!layer->inline_data)
         job_pool_submit(pool, job);
     return 0;
 }
@@ -250,18 +251,18 @@ int ztoc_gen_stream(const uint8_t *initial, size_t initial_len, const struct str
             frc = start_layer(rec, opts, pool, &o, &ij, &err);
             break;
         case REC_CHUNK:
-            job = find_inline(&ij, rec->image, rec->n);
+            job = find_inline(&ij, rec->image_id, rec->n);
             if (job == NULL)
                 frc = error_set(&err, "chunk for layer %u of image %u, which is not an open inline layer",
-                                rec->n, rec->image);
+                                rec->n, rec->image_id);
             else
-                frc = layer_job_push_chunk(job, rec->data, rec->data_len, &err);
+                frc = layer_job_push_chunk(job, rec->chunk.data, rec->chunk.data_len, &err);
             break;
         case REC_LAYER_END:
-            job = find_inline(&ij, rec->image, rec->n);
+            job = find_inline(&ij, rec->image_id, rec->n);
             if (job == NULL)
                 frc = error_set(&err, "layer_end for layer %u of image %u, which is not open", rec->n,
-                                rec->image);
+                                rec->image_id);
             else
                 close_inline(&ij, job);
             break;

@@ -86,14 +86,14 @@ void existing_free(struct existing_set *s)
     free(s);
 }
 
-void existing_lookup(const struct existing_set *s, struct stream_record *rec)
+void existing_lookup(const struct existing_set *s, struct stream_layer_rec *layer)
 {
     size_t i;
 
-    rec->nexisting = 0;
+    layer->nexisting = 0;
     if (s == NULL)
         return;
-    for (i = 0; i < s->n && rec->nexisting < STREAM_MAX_EXISTING; i++)
-        if (strcmp(s->e[i].layer, rec->desc.digest) == 0)
-            rec->existing[rec->nexisting++] = s->e[i].x;
+    for (i = 0; i < s->n && layer->nexisting < STREAM_MAX_EXISTING; i++)
+        if (strcmp(s->e[i].layer, layer->desc.digest) == 0)
+            layer->existing[layer->nexisting++] = s->e[i].x;
 }

@@ -21,7 +21,7 @@ struct existing_set;
 /* scan the layout (missing or unreadable indexes are skipped, not errors) */
 struct existing_set *existing_scan(struct oci_layout *l);
 void existing_free(struct existing_set *s);
-/* fill rec->existing for rec->desc.digest */
-void existing_lookup(const struct existing_set *s, struct stream_record *rec);
+/* fill layer->existing for layer->desc.digest */
+void existing_lookup(const struct existing_set *s, struct stream_layer_rec *layer);
 
 #endif

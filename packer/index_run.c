@@ -34,7 +34,7 @@ int index_run(struct oci_layout *l, const struct resolved_set *set, const char *
         for (k = 0; k < im->nlayers; k++) {
             if (layers_layer_record(l, im, (uint32_t)i, (uint32_t)k, existing, rec, err) != 0)
                 goto out;
-            /* the job opens the blob (rec->path) when it runs, and only
+            /* the job opens the blob (rec->layer.path) when it runs, and only
              * when it reads it: a skipped or reused layer need not be there */
             all[nall] = layer_job_new(rec, -1, params);
             if (all[nall] == NULL) {
@@ -43,8 +43,8 @@ int index_run(struct oci_layout *l, const struct resolved_set *set, const char *
             }
             {
                 char name[24];
-                snprintf(name, sizeof(name), "%.19s", rec->desc.digest + 7);
-                pids[nall] = progress_add(prog, name, rec->desc.size, &all[nall]->bytes_done);
+                snprintf(name, sizeof(name), "%.19s", rec->layer.desc.digest + 7);
+                pids[nall] = progress_add(prog, name, rec->layer.desc.size, &all[nall]->bytes_done);
             }
             job_pool_submit(pool, all[nall]);
             nall++;
@@ -69,7 +69,7 @@ int index_run(struct oci_layout *l, const struct resolved_set *set, const char *
             }
         }
         stream_record_init(rec, REC_IMAGE_END);
-        rec->image = (uint32_t)i;
+        rec->image_id = (uint32_t)i;
         if (packer_record(pk, rec, err) != 0)
             goto out;
     }

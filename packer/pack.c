@@ -58,7 +58,8 @@ struct packer {
     size_t nready;
     struct pack_opts opts;
     int in_image;
-    struct stream_record image;   /* the image record */
+    uint32_t image_id;            /* the open image's id */
+    struct stream_image_rec image; /* and its image record (no manifest_data) */
     struct pending_ztoc *ztocs;
     size_t nztocs, cap;
     int written;
@@ -136,7 +137,7 @@ const char *packer_last_index(const struct packer *pk) { return pk->last_index; 
 /* the manifest bytes of the image record: sent with it (remote images,
  * already checked against its digest), else in the layout being written,
  * else in the layout the record says the image came from; digest-checked */
-static int read_manifest(struct packer *pk, const struct stream_record *rec, uint8_t **out, size_t *len,
+static int read_manifest(struct packer *pk, const struct stream_image_rec *rec, uint8_t **out, size_t *len,
                          struct error *err)
 {
     struct oci_layout src;
@@ -171,19 +172,19 @@ static int load_layers(struct packer *pk, const struct stream_record *rec, struc
     free(pk->layers);
     pk->layers = NULL;
     pk->nlayers = 0;
-    RETURN_ERROR_IF(!digest_valid(rec->manifest.digest), err, "image record %u: \"%.80s\" is not a digest",
-                    rec->image, rec->manifest.digest);
-    if (read_manifest(pk, rec, &bytes, &len, err) != 0)
-        return error_prefix(err, "image record %u", rec->image);
+    RETURN_ERROR_IF(!digest_valid(rec->image.manifest.digest), err, "image record %u: \"%.80s\" is not a digest",
+                    rec->image_id, rec->image.manifest.digest);
+    if (read_manifest(pk, &rec->image, &bytes, &len, err) != 0)
+        return error_prefix(err, "image record %u", rec->image_id);
     if (oci_load(bytes, len, &root, err) != 0) {
-        error_prefix(err, "image manifest %s", rec->manifest.digest);
+        error_prefix(err, "image manifest %s", rec->image.manifest.digest);
         goto out;
     }
     arr = json_object_get(root, "layers");
     n = json_array_size(arr);
-    if (!json_is_array(arr) || n != rec->nlayers) {
-        error_set(err, "image record %u says %u layers, its manifest %s has %zu", rec->image, rec->nlayers,
-                  rec->manifest.digest, n);
+    if (!json_is_array(arr) || n != rec->image.nlayers) {
+        error_set(err, "image record %u says %u layers, its manifest %s has %zu", rec->image_id,
+                  rec->image.nlayers, rec->image.manifest.digest, n);
         goto out;
     }
     pk->layers = calloc(n + 1, sizeof(*pk->layers));
@@ -194,7 +195,7 @@ static int load_layers(struct packer *pk, const struct stream_record *rec, struc
     for (i = 0; i < n; i++) {
         struct oci_desc d;
         if (oci_desc_parse(json_array_get(arr, i), &d, err) != 0) {
-            error_prefix(err, "image manifest %s, layer %zu", rec->manifest.digest, i);
+            error_prefix(err, "image manifest %s, layer %zu", rec->image.manifest.digest, i);
             goto out;
         }
         str_copy(pk->layers[i].digest, sizeof(pk->layers[i].digest), d.digest);
@@ -213,46 +214,48 @@ out:
  * already in the layout): the index names what is really stored */
 static int check_ztoc_digest(struct packer *pk, const struct stream_record *rec, struct error *err)
 {
+    const struct stream_ztoc_rec *zr = &rec->ztoc;
     uint8_t raw[32];
     char got[80];
 
-    RETURN_ERROR_IF(!digest_valid(rec->ztoc.digest), err, "ztoc record for layer %u: \"%.80s\" is not a digest",
-                    rec->n, rec->ztoc.digest);
-    if (rec->reused) {
+    RETURN_ERROR_IF(!digest_valid(zr->ztoc.digest), err, "ztoc record for layer %u: \"%.80s\" is not a digest",
+                    rec->n, zr->ztoc.digest);
+    if (zr->reused) {
         uint8_t *old;
         size_t len;
-        if (layout_read_blob(pk->dest, rec->ztoc.digest, rec->ztoc.size, MAX_REUSED_ZTOC, &old, &len, err) != 0)
+        if (layout_read_blob(pk->dest, zr->ztoc.digest, zr->ztoc.size, MAX_REUSED_ZTOC, &old, &len, err) != 0)
             return error_prefix(err, "reused ztoc for layer %u", rec->n);
         free(old);
         return 0;
     }
-    sha256_buf(rec->data, rec->data_len, raw);
+    sha256_buf(zr->data, zr->data_len, raw);
     digest_format(raw, got);
-    RETURN_ERROR_IF(strcmp(got, rec->ztoc.digest) != 0, err,
-                    "ztoc record for layer %u: its %zu bytes do not match %s (they are %s)", rec->n, rec->data_len,
-                    rec->ztoc.digest, got);
+    RETURN_ERROR_IF(strcmp(got, zr->ztoc.digest) != 0, err,
+                    "ztoc record for layer %u: its %zu bytes do not match %s (they are %s)", rec->n, zr->data_len,
+                    zr->ztoc.digest, got);
     return 0;
 }
 
 static int add_ztoc(struct packer *pk, const struct stream_record *rec, struct error *err)
 {
+    const struct stream_ztoc_rec *zr = &rec->ztoc;
     struct pending_ztoc *z;
     const struct image_layer *L;
 
-    RETURN_ERROR_IF(!pk->in_image || rec->image != pk->image.image, err,
-                    "ztoc record for image %u outside that image's records", rec->image);
+    RETURN_ERROR_IF(!pk->in_image || rec->image_id != pk->image_id, err,
+                    "ztoc record for image %u outside that image's records", rec->image_id);
     RETURN_ERROR_IF(pk->nztocs > 0 && rec->n <= pk->ztocs[pk->nztocs - 1].n, err,
                     "ztoc records out of layer order (layer %u)", rec->n);
     RETURN_ERROR_IF(rec->n >= pk->image.nlayers, err, "ztoc record for layer %u of an image with %u layers",
                     rec->n, pk->image.nlayers);
-    RETURN_ERROR_IF(!rec->reused && (rec->data == NULL || (int64_t)rec->data_len != rec->ztoc.size), err,
+    RETURN_ERROR_IF(!zr->reused && (zr->data == NULL || (int64_t)zr->data_len != zr->ztoc.size), err,
                     "ztoc record for layer %u carries %zu bytes, its descriptor says %lld", rec->n,
-                    rec->data_len, (long long)rec->ztoc.size);
+                    zr->data_len, (long long)zr->ztoc.size);
     L = &pk->layers[rec->n];
-    RETURN_ERROR_IF(strcmp(rec->desc.digest, L->digest) != 0 || rec->desc.size != L->size ||
-                        strcmp(rec->desc.media_type, L->media_type) != 0,
+    RETURN_ERROR_IF(strcmp(zr->desc.digest, L->digest) != 0 || zr->desc.size != L->size ||
+                        strcmp(zr->desc.media_type, L->media_type) != 0,
                     err, "ztoc record names layer %.80s (%lld bytes), which is not layer %u of image %s (%s)",
-                    rec->desc.digest, (long long)rec->desc.size, rec->n, pk->image.manifest.digest, L->digest);
+                    zr->desc.digest, (long long)zr->desc.size, rec->n, pk->image.manifest.digest, L->digest);
     if (check_ztoc_digest(pk, rec, err) != 0)
         return -1;
     if (pk->nztocs == pk->cap) {
@@ -265,22 +268,22 @@ static int add_ztoc(struct packer *pk, const struct stream_record *rec, struct e
     z = &pk->ztocs[pk->nztocs];
     memset(z, 0, sizeof(*z));
     z->n = rec->n;
-    z->layer = rec->desc;
-    z->ztoc = rec->ztoc;
-    z->reused = rec->reused;
-    z->span_size = rec->span_size;
-    z->xattr_free = rec->xattr_free;
-    str_copy(z->build_tool, sizeof(z->build_tool), rec->build_tool);
-    if (!rec->reused) {
-        z->data = malloc(rec->data_len);
+    z->layer = zr->desc;
+    z->ztoc = zr->ztoc;
+    z->reused = zr->reused;
+    z->span_size = zr->span_size;
+    z->xattr_free = zr->xattr_free;
+    str_copy(z->build_tool, sizeof(z->build_tool), zr->build_tool);
+    if (!zr->reused) {
+        z->data = malloc(zr->data_len);
         RETURN_ERROR_IF(z->data == NULL, err, "out of memory");
-        memcpy(z->data, rec->data, rec->data_len);
-        z->len = rec->data_len;
+        memcpy(z->data, zr->data, zr->data_len);
+        z->len = zr->data_len;
     }
     pk->nztocs++;
     if (pk->opts.lines) {
-        fprintf(pk->opts.lines, "layer %s -> ztoc %s%s\n", rec->desc.digest, rec->ztoc.digest,
-                rec->reused ? " (already exists)" : "");
+        fprintf(pk->opts.lines, "layer %s -> ztoc %s%s\n", zr->desc.digest, zr->ztoc.digest,
+                zr->reused ? " (already exists)" : "");
         fflush(pk->opts.lines);
     }
     return 0;
@@ -530,40 +533,42 @@ int packer_record(struct packer *pk, const struct stream_record *rec, struct err
 {
     switch (rec->type) {
     case REC_IMAGE:
-        RETURN_ERROR_IF(pk->in_image, err, "image record %u before image %u ended", rec->image, pk->image.image);
+        RETURN_ERROR_IF(pk->in_image, err, "image record %u before image %u ended", rec->image_id, pk->image_id);
         clear_image(pk);
-        pk->image = *rec;
+        pk->image_id = rec->image_id;
+        pk->image = rec->image;
         pk->image.manifest_data = NULL;
         pk->in_image = 1;
         free(pk->image_manifest);
         pk->image_manifest = NULL;
-        if (rec->manifest_data) {
+        if (rec->image.manifest_data) {
             uint8_t raw[32];
             char got[80];
-            sha256_buf(rec->manifest_data, rec->manifest_data_len, raw);
+            sha256_buf(rec->image.manifest_data, rec->image.manifest_data_len, raw);
             digest_format(raw, got);
-            RETURN_ERROR_IF(strcmp(got, rec->manifest.digest) != 0, err,
-                            "image record %u: the manifest bytes do not match %s", rec->image, rec->manifest.digest);
-            pk->image_manifest = malloc(rec->manifest_data_len);
+            RETURN_ERROR_IF(strcmp(got, rec->image.manifest.digest) != 0, err,
+                            "image record %u: the manifest bytes do not match %s", rec->image_id,
+                            rec->image.manifest.digest);
+            pk->image_manifest = malloc(rec->image.manifest_data_len);
             RETURN_ERROR_IF(pk->image_manifest == NULL, err, "out of memory");
-            memcpy(pk->image_manifest, rec->manifest_data, rec->manifest_data_len);
-            pk->image_manifest_len = rec->manifest_data_len;
+            memcpy(pk->image_manifest, rec->image.manifest_data, rec->image.manifest_data_len);
+            pk->image_manifest_len = rec->image.manifest_data_len;
         }
         return load_layers(pk, rec, err);
     case REC_ZTOC:
         return add_ztoc(pk, rec, err);
     case REC_SKIP:
-        RETURN_ERROR_IF(!pk->in_image || rec->image != pk->image.image, err,
-                        "skip record for image %u outside that image's records", rec->image);
+        RETURN_ERROR_IF(!pk->in_image || rec->image_id != pk->image_id, err,
+                        "skip record for image %u outside that image's records", rec->image_id);
         if (pk->opts.lines) {
-            fprintf(pk->opts.lines, "%s\n", rec->message);
+            fprintf(pk->opts.lines, "%s\n", rec->skip.message);
             fflush(pk->opts.lines);
         }
         return 0;
     case REC_IMAGE_END: {
         int rc;
-        RETURN_ERROR_IF(!pk->in_image || rec->image != pk->image.image, err,
-                        "image_end record for image %u that did not start", rec->image);
+        RETURN_ERROR_IF(!pk->in_image || rec->image_id != pk->image_id, err,
+                        "image_end record for image %u that did not start", rec->image_id);
         rc = prepare_image(pk, err);
         clear_image(pk);
         return rc;

@@ -41,9 +41,9 @@ static int to_job(void *ctx, const uint8_t *data, size_t n, struct error *err)
     /* a registry streaming past the descriptor's size is stopped there,
      * not read until it stops on its own */
     f->total += (int64_t)n;
-    RETURN_ERROR_IF(f->total > f->job->layer.desc.size, err,
+    RETURN_ERROR_IF(f->total > f->job->rec.layer.desc.size, err,
                     "the registry sent more than the %lld bytes the descriptor gives",
-                    (long long)f->job->layer.desc.size);
+                    (long long)f->job->rec.layer.desc.size);
 
     while (n > 0) {
         size_t k = FEED_CHUNK - f->have < n ? FEED_CHUNK - f->have : n;
@@ -69,7 +69,7 @@ int remote_feed_job(struct reg_client *c, const char *repo, struct layer_job *jo
         layer_job_close_chunks(job);
         return error_set(err, "out of memory");
     }
-    rc = reg_blob_get(c, repo, job->layer.desc.digest, to_job, &f, err);
+    rc = reg_blob_get(c, repo, job->rec.layer.desc.digest, to_job, &f, err);
     if (rc == 0 && f.have > 0)
         rc = layer_job_push_chunk(job, f.buf, f.have, err);
     free(f.buf);
@@ -97,11 +97,11 @@ static void *fetch_main(void *arg)
     return NULL;
 }
 
-static int will_read(const struct stream_record *rec, const struct index_params *p)
+static int will_read(const struct stream_layer_rec *layer, const struct index_params *p)
 {
-    enum layer_compression comp = oci_layer_compression(rec->desc.media_type);
-    return rec->nexisting == 0 && comp != LAYER_NOT_A_LAYER && comp != LAYER_ZSTD &&
-           rec->desc.size >= p->min_layer_size;
+    enum layer_compression comp = oci_layer_compression(layer->desc.media_type);
+    return layer->nexisting == 0 && comp != LAYER_NOT_A_LAYER && comp != LAYER_ZSTD &&
+           layer->desc.size >= p->min_layer_size;
 }
 
 int remote_index_run(struct reg_client *c, const struct reg_ref *ref, const struct resolved_set *set,
@@ -134,15 +134,15 @@ int remote_index_run(struct reg_client *c, const struct reg_ref *ref, const stru
             char name[24];
             if (layers_layer_record(NULL, &set->images[i], (uint32_t)i, (uint32_t)k, existing, rec, err) != 0)
                 goto out;
-            rec->inline_data = will_read(rec, params);
-            rec->path[0] = '\0';
+            rec->layer.inline_data = will_read(&rec->layer, params);
+            rec->layer.path[0] = '\0';
             all[nall] = layer_job_new(rec, -1, params);
             if (all[nall] == NULL) {
                 error_set(err, "out of memory");
                 goto out;
             }
-            snprintf(name, sizeof(name), "%.19s", rec->desc.digest + 7);
-            pids[nall] = progress_add(prog, name, rec->desc.size, &all[nall]->bytes_done);
+            snprintf(name, sizeof(name), "%.19s", rec->layer.desc.digest + 7);
+            pids[nall] = progress_add(prog, name, rec->layer.desc.size, &all[nall]->bytes_done);
             nall++;
         }
     /* keep `jobs` layers in flight; results are consumed in order */
@@ -152,8 +152,8 @@ int remote_index_run(struct reg_client *c, const struct reg_ref *ref, const stru
         layers_image_record(im, (uint32_t)i, "", user_ref, rec);
         /* the manifest is not in the layout yet: the packer gets its bytes,
          * as soci-pack does from soci-layers' image record */
-        rec->manifest_data = im->manifest_bytes;
-        rec->manifest_data_len = im->manifest_len;
+        rec->image.manifest_data = im->manifest_bytes;
+        rec->image.manifest_data_len = im->manifest_len;
         if (packer_record(pk, rec, err) != 0)
             goto out;
         for (k = 0; k < im->nlayers; k++, next_done++) {
@@ -189,7 +189,7 @@ int remote_index_run(struct reg_client *c, const struct reg_ref *ref, const stru
                 if (fetch[next_done].rc != 0) {
                     /* the fetch's failure explains the job's */
                     *err = fetch[next_done].err;
-                    error_prefix(err, "layer %s", all[next_done]->layer.desc.digest);
+                    error_prefix(err, "layer %s", all[next_done]->rec.layer.desc.digest);
                     goto out;
                 }
             }
@@ -202,7 +202,7 @@ int remote_index_run(struct reg_client *c, const struct reg_ref *ref, const stru
                 goto out;
         }
         stream_record_init(rec, REC_IMAGE_END);
-        rec->image = (uint32_t)i;
+        rec->image_id = (uint32_t)i;
         if (packer_record(pk, rec, err) != 0)
             goto out;
     }

@@ -77,10 +77,10 @@ static int flush_chunk(struct fetch_job *f, struct error *err)
 
     RETURN_ERROR_IF(rec == NULL, err, "out of memory");
     stream_record_init(rec, REC_CHUNK);
-    rec->image = f->image;
+    rec->image_id = f->image;
     rec->n = f->n;
-    rec->data = f->buf;
-    rec->data_len = f->have;
+    rec->chunk.data = f->buf;
+    rec->chunk.data_len = f->have;
     rc = write_locked(rec, err);
     free(rec);
     f->have = 0;
@@ -145,7 +145,7 @@ static void *fetch_worker(void *arg)
             return NULL;
         }
         stream_record_init(&end, REC_LAYER_END);
-        end.image = f->image;
+        end.image_id = f->image;
         end.n = f->n;
         if (write_locked(&end, &f->err) != 0) {
             f->rc = -1;
@@ -193,8 +193,8 @@ static int emit_remote(const char *arg, struct reg_cli *rc_opts, const struct pl
         if (image_check_layer_count(im->manifest_digest, im->nlayers, err) != 0)
             goto out;
         layers_image_record(im, (uint32_t)i, "", arg, rec);
-        rec->manifest_data = im->manifest_bytes;
-        rec->manifest_data_len = im->manifest_len;
+        rec->image.manifest_data = im->manifest_bytes;
+        rec->image.manifest_data_len = im->manifest_len;
         if (write_locked(rec, err) != 0)
             goto out;
         memset(&pool, 0, sizeof(pool));
@@ -210,9 +210,10 @@ static int emit_remote(const char *arg, struct reg_cli *rc_opts, const struct pl
                 free(pool.v);
                 goto out;
             }
-            comp = oci_layer_compression(rec->desc.media_type);
-            rec->inline_data = comp != LAYER_NOT_A_LAYER && comp != LAYER_ZSTD && rec->desc.size >= min_layer_size;
-            if (rec->inline_data) {
+            comp = oci_layer_compression(rec->layer.desc.media_type);
+            rec->layer.inline_data =
+                comp != LAYER_NOT_A_LAYER && comp != LAYER_ZSTD && rec->layer.desc.size >= min_layer_size;
+            if (rec->layer.inline_data) {
                 struct fetch_job *f = &pool.v[pool.n++];
                 f->c = c;
                 f->repo = r.repo;
@@ -246,7 +247,7 @@ static int emit_remote(const char *arg, struct reg_cli *rc_opts, const struct pl
         }
         free(pool.v);
         stream_record_init(rec, REC_IMAGE_END);
-        rec->image = (uint32_t)i;
+        rec->image_id = (uint32_t)i;
         if (write_locked(rec, err) != 0)
             goto out;
     }
@@ -283,7 +284,7 @@ static int emit_error(const char *msg)
     if (!header_sent && emit_header(&rec, &ignored) != 0)
         return -1;
     stream_record_init(&rec, REC_ERROR);
-    snprintf(rec.message, sizeof(rec.message), "%s", msg);
+    snprintf(rec.error.message, sizeof(rec.error.message), "%s", msg);
     return stream_write(STDOUT_FILENO, &rec, &ignored);
 }
 
@@ -381,7 +382,7 @@ int main(int argc, char **argv)
                 goto fail_set;
         }
         stream_record_init(rec, REC_IMAGE_END);
-        rec->image = (uint32_t)i;
+        rec->image_id = (uint32_t)i;
         if (stream_write(STDOUT_FILENO, rec, &err) != 0)
             goto fail_set;
     }

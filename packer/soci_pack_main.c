@@ -39,7 +39,7 @@ int main(int argc, char **argv)
     struct packer *pk;
     struct error err, err2;
     char dir[4096], ref[512], marker[4200];
-    char remote_ref[sizeof(rec->ref)] = "";   /* a registry image of the stream */
+    char remote_ref[sizeof(rec->image.ref)] = "";   /* a registry image of the stream */
     int c, rc, quiet = 0, saw_end = 0, silent = 0;
 
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -117,8 +117,8 @@ int main(int argc, char **argv)
             rc = 0;
             break;
         }
-        if (rec->type == REC_IMAGE && rec->manifest_data && !remote_ref[0])
-            snprintf(remote_ref, sizeof(remote_ref), "%s", rec->ref);
+        if (rec->type == REC_IMAGE && rec->image.manifest_data && !remote_ref[0])
+            snprintf(remote_ref, sizeof(remote_ref), "%s", rec->image.ref);
         if (packer_record(pk, rec, &err) != 0) {
             rc = -1;
             break;

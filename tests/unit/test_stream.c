@@ -7,6 +7,8 @@
  *   - the widest forms (map32 with str32 keys and values, written by hand:
  *     msgpack-c always picks the smallest) are the same records;
  *   - what stream_encode writes, msgpack-c unpacks to the same fields;
+ *   - a record's keys of other record types are checked, then dropped:
+ *     they do not land in its own part, whatever their order;
  *   - headers declaring 2^32-1 array or map entries, a 4 GiB string or
  *     nesting past the limit are refused from their header bytes alone,
  *     before the declared bytes exist; a stream that stops inside a record
@@ -99,14 +101,14 @@ static void decode_stream(const uint8_t *buf, size_t n, const size_t *starts, si
             CHECK(stream_decoder_raw(d, &raw, &len, &err) == 0 && len == starts[got + 1] - starts[got] &&
                   memcmp(raw, buf + starts[got], len) == 0);
             if (got == 1)
-                CHECK(rec.type == REC_IMAGE && rec.image == 3 && strcmp(rec.layout, "/l") == 0 &&
-                      strcmp(rec.ref, "oci:/l:t") == 0 && strcmp(rec.manifest.digest, DIG) == 0 &&
-                      rec.manifest.size == 1234);
+                CHECK(rec.type == REC_IMAGE && rec.image_id == 3 && strcmp(rec.image.layout, "/l") == 0 &&
+                      strcmp(rec.image.ref, "oci:/l:t") == 0 && strcmp(rec.image.manifest.digest, DIG) == 0 &&
+                      rec.image.manifest.size == 1234);
             if (got == 2)
-                CHECK(rec.type == REC_LAYER && rec.n == 7 && rec.inline_data == 1 && rec.desc.size == 99 &&
-                      strcmp(rec.desc.media_type, "application/vnd.oci.image.layer.v1.tar+gzip") == 0);
+                CHECK(rec.type == REC_LAYER && rec.n == 7 && rec.layer.inline_data == 1 && rec.layer.desc.size == 99 &&
+                      strcmp(rec.layer.desc.media_type, "application/vnd.oci.image.layer.v1.tar+gzip") == 0);
             if (got == 3)
-                CHECK(rec.type == REC_CHUNK && rec.data_len == 5 && memcmp(rec.data, "\1\2\3\4\5", 5) == 0);
+                CHECK(rec.type == REC_CHUNK && rec.chunk.data_len == 5 && memcmp(rec.chunk.data, "\1\2\3\4\5", 5) == 0);
             if (got == 4)
                 CHECK(rec.type == REC_END);
             got++;
@@ -211,10 +213,61 @@ static void widest(void)
     CHECK(stream_looks_like(b, (size_t)(p - b)));
     d = stream_decoder_new(b, (size_t)(p - b));
     stream_decoder_end(d);
-    CHECK(stream_decoder_next(d, &rec, &err) == 1 && rec.type == REC_HEADER && rec.version == STREAM_VERSION);
+    CHECK(stream_decoder_next(d, &rec, &err) == 1 && rec.type == REC_HEADER && rec.header.version == STREAM_VERSION);
     CHECK(stream_decoder_next(d, &rec, &err) == 1 && rec.type == REC_END);
     CHECK(stream_decoder_next(d, &rec, &err) == 0);
     stream_decoder_free(d);
+}
+
+/* a skip record whose "t" comes last, carrying keys of other types: a
+ * layer's "path" (in the union, layer.path lies where skip.message does),
+ * a chunk's "data"; its own part holds its own keys only.  With a
+ * foreign key of the wrong kind ("inline": 3) it is refused: every key is
+ * checked, whoever it belongs to. */
+static void foreign_keys(void)
+{
+    int bad;
+
+    for (bad = 0; bad < 2; bad++) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        struct stream_decoder *d;
+        struct stream_record rec;
+        struct error err = {""};
+
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 2);
+        kv_str(&pk, "t", "soci-stream");
+        kv_uint(&pk, "v", STREAM_VERSION);
+        msgpack_pack_map(&pk, 7 + bad);
+        kv_str(&pk, "message", "ztoc skipped - why");
+        kv_str(&pk, "path", "/blobs/x");
+        msgpack_pack_str_with_body(&pk, "data", 4);
+        msgpack_pack_bin_with_body(&pk, "\1\2\3", 3);
+        kv_uint(&pk, "n", 4);
+        kv_desc(&pk, "desc", "application/vnd.oci.image.layer.v1.tar+gzip", 99);
+        kv_uint(&pk, "image", 1);
+        if (bad)
+            kv_uint(&pk, "inline", 3);
+        kv_str(&pk, "t", "skip");
+        d = stream_decoder_new((const uint8_t *)sb.data, sb.size);
+        CHECK(d != NULL);
+        stream_decoder_end(d);
+        CHECK(stream_decoder_next(d, &rec, &err) == 1 && rec.type == REC_HEADER);
+        if (bad) {
+            CHECK_MSG(stream_decoder_next(d, &rec, &err) == -1 && strstr(err.msg, "\"inline\"") != NULL,
+                      "a skip record with \"inline\": 3 gives \"%s\"", err.msg);
+        } else {
+            CHECK(stream_decoder_next(d, &rec, &err) == 1);
+            CHECK(rec.type == REC_SKIP && strcmp(rec.type_name, "skip") == 0 && rec.image_id == 1 && rec.n == 4);
+            CHECK_MSG(strcmp(rec.skip.message, "ztoc skipped - why") == 0, "skip.message is \"%s\"",
+                      rec.skip.message);
+            CHECK(rec.skip.desc.size == 99 && strcmp(rec.skip.desc.digest, DIG) == 0);
+        }
+        stream_decoder_free(d);
+        msgpack_sbuffer_destroy(&sb);
+    }
 }
 
 /* what stream_encode writes, as msgpack-c reads it */
@@ -228,12 +281,12 @@ static void encoded(void)
     int seen = 0;
 
     stream_record_init(&rec, REC_LAYER);
-    rec.image = 2;
+    rec.image_id = 2;
     rec.n = 5;
-    strcpy(rec.path, "/blobs/x");
-    strcpy(rec.desc.digest, DIG);
-    strcpy(rec.desc.media_type, "application/vnd.oci.image.layer.v1.tar");
-    rec.desc.size = 4096;
+    strcpy(rec.layer.path, "/blobs/x");
+    strcpy(rec.layer.desc.digest, DIG);
+    strcpy(rec.layer.desc.media_type, "application/vnd.oci.image.layer.v1.tar");
+    rec.layer.desc.size = 4096;
     CHECK(stream_encode(&rec, &out, &len, &err) == 0);
     msgpack_unpacked_init(&u);
     CHECK(msgpack_unpack_next(&u, (const char *)out, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len);
@@ -269,6 +322,7 @@ int main(void)
     msgpack_sbuffer_destroy(&sb);
     widest();
     hostile();
+    foreign_keys();
     encoded();
     return check_exit();
 }
