@@ -368,11 +368,14 @@ void ztoc_release(struct ztoc *z)
 
 #define TAR_BLOCK 512
 
-/* a tar numeric field: octal (spaces and NULs around it) or base-256 */
+/* a tar numeric field as the TOC's tar reader took it (Go's): base-256,
+ * or octal with spaces and NULs trimmed from both ends and the digits
+ * ending at the first NUL (bytes after it are ignored: "011113\0\x18" is
+ * a valid checksum) */
 static int tar_number(const uint8_t *f, size_t n, int64_t *out)
 {
     uint64_t v = 0;
-    size_t i = 0;
+    size_t i = 0, end = n;
 
     if (f[0] & 0x80) {
         if (f[0] & 0x40)
@@ -385,16 +388,15 @@ static int tar_number(const uint8_t *f, size_t n, int64_t *out)
         *out = (int64_t)v;
         return 0;
     }
-    while (i < n && (f[i] == ' ' || f[i] == 0))
+    while (i < end && (f[i] == ' ' || f[i] == 0))
         i++;
-    for (; i < n && f[i] >= '0' && f[i] <= '7'; i++) {
-        if (v >> 60)
+    while (end > i && (f[end - 1] == ' ' || f[end - 1] == 0))
+        end--;
+    for (; i < end && f[i] != 0; i++) {
+        if (f[i] < '0' || f[i] > '7' || v >> 60)
             return -1;
         v = v * 8 + (uint64_t)(f[i] - '0');
     }
-    for (; i < n; i++)
-        if (f[i] != ' ' && f[i] != 0)
-            return -1;
     *out = (int64_t)v;
     return 0;
 }

@@ -16,21 +16,8 @@
 #     do not, so GNU tar is no counterpart there);
 #   - the fuzzer's own input (tests/fuzz/corpus/fuzz_layer_index/
 #     header-only-with-size: a fifo of size 32 before a ustar-prefixed file).
-set -u
-PY=/usr/bin/python3
-ZG=$BIN/ztoc-gen
-SOCI=$BIN/soci
-CHECK=$ROOT/tests/corpus/check_ztoc.py
+. "$ROOT/tests/cli/lib/ztoc_oracle.sh"
 REPRO=$ROOT/tests/fuzz/corpus/fuzz_layer_index/header-only-with-size
-for tool in $PY flatc gzip tar cmp; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "skip: $tool is not installed"; exit 77; }
-done
-tar --version 2>/dev/null | grep -q 'GNU tar' || { echo "skip: tar is not GNU tar"; exit 77; }
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
 
 # the layers, and per layer the regular files: name <TAB> expected bytes file
 "$PY" - "$TMP" "$REPRO" "$ROOT/tests/cli/lib" <<'EOF' || { echo "cannot generate the layers"; exit 1; }
@@ -84,17 +71,8 @@ mkdir -p "$TMP/x"
 tar -xf "$TMP/dir_size.tar" -C "$TMP/x" || fail "GNU tar cannot extract dir_size.tar"
 
 for name in dir_size fifo_link_size fuzz_repro; do
-    gzip -9 -n -c "$TMP/$name.tar" >"$TMP/$name.tar.gz"
-    for layer in "$TMP/$name.tar" "$TMP/$name.tar.gz"; do
-        lname=$(basename "$layer")
-        z=$layer.ztoc
-        before=$failures
-        "$ZG" --span-size 1024 -o "$z" "$layer" 2>"$TMP/err" ||
-            { fail "$lname: ztoc-gen failed: $(cat "$TMP/err")"; continue; }
-        "$SOCI" ztoc info "$z" >"$TMP/info" 2>"$TMP/err" ||
-            fail "$lname: soci ztoc info refuses the ztoc: $(cat "$TMP/err")"
-        out=$($PY "$CHECK" --soci "$SOCI" --span-files --span-size 1024 --label "$lname" "$layer" "$z" 2>&1) ||
-            fail "$lname: the oracle finds mismatches: $out"
+    for layer in $(plain_and_gzip "$TMP/$name.tar"); do
+        index_checked "$layer" || continue
         n=0
         while IFS="$(printf '\t')" read -r file want; do
             if ! "$SOCI" ztoc get-file -o "$TMP/got" "$z" "$layer" "$file" 2>"$TMP/err"; then
@@ -113,5 +91,4 @@ for name in dir_size fifo_link_size fuzz_repro; do
     done
 done
 
-[ "$failures" -eq 0 ] || { echo "$failures failures"; exit 1; }
-echo "all layers indexed, checked and read back"
+finish

@@ -5,6 +5,8 @@ prefix).
   ustar_header(b"d/", 700, b"5")                  a directory claiming 700 bytes
   ustar_header(b"f.txt", 9, b"0", prefix=b"a/b")  the file a/b/f.txt
   pad(data)                                       data to a 512-byte multiple
+  checksum(h, tail=b"\0\x18")                     the checksum redone, these 2 bytes after its digits
+  set_field(h, 124, b"0000001274\0Z")             raw bytes in a field, the checksum redone
 
 Mode 0755 for directories, 0644 otherwise; uid and gid 0; mtime
 1700000000.  Standard library only.
@@ -23,9 +25,23 @@ def ustar_header(name, size, typeflag, prefix=b"", linkname=b""):
     h[157:157 + len(linkname)] = linkname
     h[257:265] = b"ustar\x0000"
     h[345:345 + len(prefix)] = prefix
+    return checksum(h)
+
+
+def checksum(h, tail=b"\0 "):
+    """h with its checksum field redone: six octal digits, then tail (the
+    two bytes readers ignore after a NUL, or a NUL and a space)"""
+    h = bytearray(h)
     h[148:156] = b" " * 8
-    h[148:156] = b"%06o\0 " % sum(h)
+    h[148:156] = b"%06o" % sum(h) + tail
     return bytes(h)
+
+
+def set_field(h, off, raw):
+    """h with raw at offset off, and its checksum redone"""
+    h = bytearray(h)
+    h[off:off + len(raw)] = raw
+    return checksum(h)
 
 
 def pad(data):
