@@ -47,17 +47,9 @@ for name in fields fuzz_repro; do
     tar -xf "$TMP/$name.tar" -C "$x" 2>"$TMP/tar.err" || fail "$name: GNU tar cannot extract it: $(head -n 1 "$TMP/tar.err")"
     for layer in $(plain_and_gzip "$TMP/$name.tar"); do
         index_checked "$layer" || continue
-        n=0
-        for f in $(cd "$x" && find . -type f | sed 's|^\./||'); do
-            if "$SOCI" ztoc get-file -o "$TMP/got" "$z" "$layer" "$f" 2>"$TMP/err"; then
-                cmp -s "$TMP/got" "$x/$f" || fail "$lname: get-file \"$f\" differs from GNU tar's extraction"
-                n=$((n + 1))
-            else
-                fail "$lname: get-file \"$f\" failed: $(cat "$TMP/err")"
-            fi
-        done
-        [ "$n" -gt 0 ] || fail "$lname: no regular file compared"
-        [ "$failures" -eq "$before" ] && echo "ok $lname: oracle clean, $n files identical to GNU tar's"
+        get_files_match "$z" "$layer" "$x" "$lname"
+        [ "$matched" -gt 0 ] || fail "$lname: no regular file compared"
+        [ "$failures" -eq "$before" ] && echo "ok $lname: oracle clean, $matched files identical to GNU tar's"
     done
 done
 

@@ -290,6 +290,19 @@ static void tar_zinfo(void)
     CHECK(zinfo_span_uncompressed_end(&zi, 9) == 600000);
     CHECK(zinfo_span_compressed_end(&zi, 9) == 614400);
 
+    /* a tail longer than a span (GNU tar's 10 KiB records, trailing bytes):
+     * spans past the archive's end are empty on the uncompressed side, the
+     * one across it stops there, and the ztoc passes its check */
+    CHECK(zinfo_parse_blob(&zi, ZTOC_UNCOMPRESSED, blob, len, 614400, 400000, &err) == 0);
+    CHECK(zinfo_span_uncompressed_start(&zi, 6) == 6 * 65536);
+    CHECK(zinfo_span_uncompressed_end(&zi, 6) == 400000);
+    CHECK(zinfo_span_uncompressed_start(&zi, 7) == 400000 && zinfo_span_uncompressed_end(&zi, 7) == 400000);
+    CHECK(zinfo_span_uncompressed_start(&zi, 9) == 400000 && zinfo_span_uncompressed_end(&zi, 9) == 400000);
+    CHECK(zinfo_span_compressed_start(&zi, 7) == 7 * 65536 && zinfo_span_compressed_end(&zi, 7) == 8 * 65536);
+    CHECK(zinfo_span_of(&zi, 399999) == 6);
+    fake_ztoc(&z, 9, 10);
+    CHECK_MSG(zinfo_check(&zi, &z, &err) == 0, "%s", err.msg);
+
     /* a broken tar zinfo */
     CHECK(zinfo_parse_blob(&zi, ZTOC_UNCOMPRESSED, blob, 7, 0, 0, &err) != 0);
     CHECK(zinfo_tar_encode(0, 100, blob, sizeof(blob), &len, &err) == 0);

@@ -135,6 +135,25 @@ for m in json.load(open(d + "/index.json"))["manifests"]:
 EOF
 }
 
+# get_files_match ZTOC LAYER DIR LABEL: `soci ztoc get-file` of every
+# regular file under DIR (GNU tar's extraction of LAYER), each compared with
+# it; mismatches and failures are counted by fail.  Sets matched (how many
+# files were identical)
+get_files_match() {
+    matched=0
+    for _f in $(cd "$3" && find . -type f | sed 's|^\./||'); do
+        if "$SOCI" ztoc get-file -o "$TMP/got" "$1" "$2" "$_f" 2>"$TMP/err"; then
+            if cmp -s "$TMP/got" "$3/$_f"; then
+                matched=$((matched + 1))
+            else
+                fail "$4: get-file \"$_f\" differs from GNU tar's extraction"
+            fi
+        else
+            fail "$4: get-file \"$_f\" failed: $(cat "$TMP/err")"
+        fi
+    done
+}
+
 # blob DIR DIGEST: the path of a blob
 blob() {
     echo "$1/blobs/sha256/${2#sha256:}"
