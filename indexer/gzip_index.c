@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include "gzip_index_priv.h"
+#include "prefault.h"
 #include "zinfo.h"
 
 /* set once by the program before any layer is indexed */
@@ -85,7 +86,7 @@ int gzip_index_add_checkpoint(struct gzip_index *gi, int64_t in, uint8_t bits, s
         gi->blob_cap = ncap;
     }
     rec = gi->blob + zinfo_gzip_blob_size(gi->ncheckpoints);
-    span_hasher_prefault(rec, ZINFO_RECORD_SIZE);
+    prefault_write(rec, ZINFO_RECORD_SIZE);
     zinfo_gzip_put_record(rec, in, gi->totout, bits, gi->out + gi->opos - WIN);
     gi->ncheckpoints++;
     gi->last = gi->totout;

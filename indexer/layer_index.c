@@ -10,6 +10,7 @@
 #include "digest.h"
 #include "gotime.h"
 #include "gzip_index.h"
+#include "prefault.h"
 #include "sha256.h"
 #include "span_hasher.h"
 #include "tar_stream.h"
@@ -111,7 +112,7 @@ static int on_entry(void *ctx, const struct tar_header *h, struct error *err)
         size_t cap_bytes = li->entries_cap * sizeof(*e);
         size_t step = cap_bytes - li->entries_faulted < PREFAULT_STEP
                           ? cap_bytes - li->entries_faulted : PREFAULT_STEP;
-        span_hasher_prefault((uint8_t *)li->entries + li->entries_faulted, step);
+        prefault_write((uint8_t *)li->entries + li->entries_faulted, step);
         li->entries_faulted += step;
     }
     e = &li->entries[li->nentries];

@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#ifdef HAVE_ISAL
+#include <isa-l/crc.h>
+#endif
 
+#include "prefault.h"
 #include "sha256.h"
 
 #define POOL_SIZE 8
@@ -59,7 +63,7 @@ struct span_hasher {
     uint8_t *digests;
     size_t ndigests, digests_cap;
     uint8_t blob_digest[32];
-    uLong crc;               /* of the current gzip member */
+    uint32_t crc;            /* of the current gzip member */
 };
 
 static void finish_span(struct span_hasher *sh)
@@ -130,6 +134,18 @@ static void hash_data(struct span_hasher *sh, const uint8_t *buf, size_t n)
     sh->pos = end;
 }
 
+/* the running CRC-32 of a member (gzip's: reflected, inverted at both
+ * ends; both functions take and give the finished value, so they chain).
+ * ISA-L's folds with carry-less multiplies, ~4x zlib's table-driven one. */
+static uint32_t member_crc(uint32_t crc, const uint8_t *buf, size_t n)
+{
+#ifdef HAVE_ISAL
+    return crc32_gzip_refl(crc, buf, n);
+#else
+    return (uint32_t)crc32_z(crc, buf, n);
+#endif
+}
+
 static void handle(struct span_hasher *sh, const struct event *ev)
 {
     switch (ev->kind) {
@@ -140,16 +156,16 @@ static void handle(struct span_hasher *sh, const struct event *ev)
         add_pending(sh, ev->prev_end, ev->start);
         break;
     case EV_CRC:
-        sh->crc = crc32_z(sh->crc, ev->buf, ev->n);
+        sh->crc = member_crc(sh->crc, ev->buf, ev->n);
         break;
     case EV_MEMBER_END:
-        if (sh->crc != (uLong)ev->start) {
+        if (sh->crc != (uint32_t)ev->start) {
             pthread_mutex_lock(&sh->mu);
             if (sh->crc_mismatch < 0)
                 sh->crc_mismatch = ev->prev_end;
             pthread_mutex_unlock(&sh->mu);
         }
-        sh->crc = crc32(0L, Z_NULL, 0);
+        sh->crc = 0;
         break;
     case EV_END:
         /* boundaries exactly at the end close the last span with no data */
@@ -297,7 +313,7 @@ static uint8_t *pool_take(struct span_hasher *sh, struct pool *p)
     for (i = 0; i < POOL_SIZE; i++) {
         if (p->all[i] == b && !(p->faulted & (1u << i))) {
             p->faulted |= 1u << i;
-            span_hasher_prefault(b, p->buf_size);
+            prefault_write(b, p->buf_size);
         }
     }
     return b;

@@ -9,7 +9,8 @@
  * remembering the last byte of the previous buffer.
  *
  * The same thread also computes the CRC-32 of every gzip member's
- * uncompressed bytes (zlib's own check costs the inflate thread 8 %): the
+ * uncompressed bytes (ISA-L's where built, zlib's otherwise; zlib's own
+ * check costs the inflate thread 8 %): the
  * checkpointer inflates into output buffers from a second pool, hands each
  * one over once it moved on, and reports each member's end with the CRC its
  * trailer holds.  A mismatch is recorded, not raised: the checkpointer asks
@@ -23,7 +24,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/mman.h>
 
 #include "error.h"
 
@@ -37,25 +37,6 @@
 #define SPAN_HASHER_OUT_SIZE (32 * 1024 + SPAN_HASHER_BUFFER_SIZE)
 
 struct span_hasher;
-
-/* Fault [p, p + n) in for writing with one call.  In the VMs we run on a
- * first-touch page fault costs 10-16 us and a page populated by
- * MADV_POPULATE_WRITE (Linux 5.14) under 1 us; ztoc-gen touches ~10,000
- * fresh pages per GB of layer (buffers, checkpoints, the TOC).  Contents
- * never change, so sharing an end page with another allocation is harmless.
- * A no-op where the flag is missing. */
-static inline void span_hasher_prefault(void *p, size_t n)
-{
-#ifdef MADV_POPULATE_WRITE
-    uintptr_t a = (uintptr_t)p & ~(uintptr_t)4095, e = (uintptr_t)p + n;
-
-    if (n > 0)
-        (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
-#else
-    (void)p;
-    (void)n;
-#endif
-}
 
 struct span_hasher *span_hasher_new(int threaded);
 void span_hasher_free(struct span_hasher *sh);

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "prefault.h"
+
 void unlink_matching(const char *dir, int (*match)(const char *name))
 {
     DIR *d = opendir(dir);
@@ -83,6 +85,7 @@ int read_file(const char *path, size_t max_len, uint8_t **buf, size_t *len, stru
         close(fd);
         return error_set(err, "%s: out of memory", path);
     }
+    prefault_large(p, cap);
     for (;;) {
         ssize_t n;
         if (have + 1 >= cap) {

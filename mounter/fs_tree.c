@@ -7,6 +7,7 @@
 #include <sys/sysmacros.h>
 
 #include "gotime.h"
+#include "prefault.h"
 
 #define WH_PREFIX ".wh."
 #define WH_OPAQUE ".wh..wh..opq"
@@ -69,13 +70,25 @@ static uint64_t hash_name(uint32_t parent, const char *name, size_t len)
     return h;
 }
 
-static int index_grow(struct index *ix)
+/* a table size (a power of two) that holds n names at most half full */
+static size_t index_size_for(size_t n)
 {
-    size_t ncap = ix->cap ? ix->cap * 2 : 1024, i;
+    size_t cap = 1024;
+
+    while (cap < n * 2)
+        cap *= 2;
+    return cap;
+}
+
+/* move to a table of ncap slots (a power of two) */
+static int index_resize(struct index *ix, size_t ncap)
+{
     struct slot *ns = calloc(ncap, sizeof(*ns));
+    size_t i;
 
     if (ns == NULL)
         return -1;
+    prefault_large(ns, ncap * sizeof(*ns));
     for (i = 0; i < ix->cap; i++) {
         struct slot *s = &ix->s[i];
         size_t k;
@@ -96,7 +109,7 @@ static struct slot *index_find(struct index *ix, uint32_t parent, const char *na
     uint64_t h = hash_name(parent, name, len);
     size_t k;
 
-    if (create && (ix->used + 1) * 2 > ix->cap && index_grow(ix) != 0)
+    if (create && (ix->used + 1) * 2 > ix->cap && index_resize(ix, ix->cap ? ix->cap * 2 : 1024) != 0)
         return NULL;
     if (ix->cap == 0)
         return NULL;
@@ -132,18 +145,30 @@ struct builder {
     size_t nwh, wh_cap;
 };
 
+/* room for ncap nodes (slot 0 included) */
+static int reserve_nodes(struct builder *b, size_t ncap)
+{
+    struct fs_node *nn;
+
+    if (ncap <= b->cap)
+        return 0;
+    if (ncap > UINT32_MAX)
+        return -1;
+    nn = realloc(b->t->nodes, ncap * sizeof(*nn));
+    if (nn == NULL)
+        return -1;
+    prefault_large(nn + b->cap, (ncap - b->cap) * sizeof(*nn));
+    b->t->nodes = nn;
+    b->cap = (uint32_t)ncap;
+    return 0;
+}
+
 static uint32_t new_node(struct builder *b)
 {
     struct fs_tree *t = b->t;
 
-    if (t->nnodes + 1 >= b->cap) {
-        uint32_t ncap = b->cap ? b->cap * 2 : 256;
-        struct fs_node *nn = realloc(t->nodes, (size_t)ncap * sizeof(*nn));
-        if (nn == NULL)
-            return 0;
-        t->nodes = nn;
-        b->cap = ncap;
-    }
+    if (t->nnodes + 1 >= b->cap && reserve_nodes(b, b->cap ? (size_t)b->cap * 2 : 256) != 0)
+        return 0;
     t->nnodes++;
     memset(&t->nodes[t->nnodes], 0, sizeof(t->nodes[0]));
     t->nodes[t->nnodes].id = t->nnodes;
@@ -438,13 +463,20 @@ int fs_tree_build(struct fs_tree *t, const struct ztoc *z, struct error *err)
         names += z->entries[i].name.len + 2;
     b.names_cap = names + 16;
     b.names = malloc(b.names_cap);
-    if (b.names == NULL || new_node(&b) == 0 /* slot 0 */) {
+    /* sized for a node per entry up front: no rehashing, no copies, one
+     * system call to fault each table in (directories the TOC only implies
+     * and whiteouts still grow them) */
+    if (b.names == NULL || index_resize(&b.ix, index_size_for(z->nentries + 2)) != 0 ||
+        reserve_nodes(&b, z->nentries + 2) != 0 || new_node(&b) == 0 /* slot 0 */) {
+        free(b.ix.s);
         free(b.names);
         free(t->nodes);
         return error_set(err, "out of memory");
     }
+    prefault_large(b.names, b.names_cap);
     t->nnodes = 0;
     if (new_node(&b) != 1) {
+        free(b.ix.s);
         free(b.names);
         free(t->nodes);
         return error_set(err, "out of memory");

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "prefault.h"
 #include "span_cache_internal.h"
 
 void sc_disk_path(const struct span_cache *sc, int32_t s, char *out, size_t n)
@@ -114,6 +115,7 @@ int sc_load_from_disk(struct span_cache *sc, int32_t s, int pin, struct error *e
     buf = malloc(n ? n : 1);
     if (buf == NULL)
         return -1;
+    prefault_large(buf, n);
     if (disk_load(sc, s, buf, n) != 0) {
         free(buf);
         return -1;

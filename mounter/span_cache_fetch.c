@@ -16,6 +16,7 @@
 
 #include "digest.h"
 #include "log.h"
+#include "prefault.h"
 #include "sha256.h"
 #include "span_cache_internal.h"
 #include "strutil.h"
@@ -86,6 +87,7 @@ int sc_fetch_run(struct span_cache *sc, int32_t first, int32_t last, int flags, 
         release_failed(sc, first, last, err, 0);
         return -1;
     }
+    prefault_large(buf, (size_t)total);
     if (blob_source_read(sc->src, base, (size_t)total, buf, err) != 0) {
         free(buf);
         release_failed(sc, first, last, err, flags & FETCH_READER);

@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 
+#include "prefault.h"
 #include "span_cache_internal.h"
 #include "span_inflate.h"
 
@@ -83,6 +84,7 @@ int sc_publish(struct span_cache *sc, int32_t s, const uint8_t *comp, size_t cle
     if (si == NULL || data == NULL) {
         rc = error_set(err, "out of memory");
     } else {
+        prefault_large(data, ulen);
         rc = span_inflate(si, sc->zi, s, s, comp, clen, data, ulen, err);
         /* the digests cover compressed bytes only: the TOC's offsets are
          * proven here, against the tar headers the span holds */
