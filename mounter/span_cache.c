@@ -67,12 +67,18 @@ int span_cache_read(struct span_cache *sc, int64_t off, size_t len, uint8_t *out
 
 int span_cache_prefetch(struct span_cache *sc, int32_t first, int32_t last, struct error *err)
 {
+    int32_t s;
+
     if (first < 0)
         first = 0;
     if (last >= sc->nspans)
         last = sc->nspans - 1;
     if (first > last)
         return 0;
+    pthread_mutex_lock(&sc->mu);
+    for (s = first; s <= last; s++)
+        sc->spans[s].prefetched = 1;
+    pthread_mutex_unlock(&sc->mu);
     return sc_ensure(sc, first, last, 0, err);
 }
 

@@ -32,8 +32,11 @@ void sc_readahead_note(struct span_cache *sc, int64_t off, int64_t end, int32_t 
     pthread_mutex_lock(&sc->mu);
     if (sc->ra_prev_end < 0 || off < sc->ra_prev_end - RA_GAP || off > sc->ra_prev_end + RA_GAP)
         sc->ra_streak = 0; /* not a sequential reader (any more) */
+    /* a read into a prefetched span is the prefetch list at work (a file
+     * read whole), not a reader heading further: the spans after a
+     * prefetched file stay unfetched until a read enters one of them */
     if (sc->nra > 0 && sc->ra_prev_end >= 0 && off >= sc->ra_prev_end && off - sc->ra_prev_end <= RA_GAP &&
-        last > sc->ra_prev_span) {
+        last > sc->ra_prev_span && !sc->spans[last].prefetched) {
         int32_t window = sc->ra_streak < (RA_WINDOW - RA_NEAR) / 2 ? RA_NEAR + 2 * sc->ra_streak++ : RA_WINDOW;
         sc->ra_next = last + 1;
         sc->ra_limit = sc->nspans - last - 1 > window ? last + 1 + window : sc->nspans;

@@ -73,6 +73,7 @@ struct span_slot {
     int dec_queued;         /* handed to the writer for that file */
     int64_t dec_seq;        /* when that file was written (evict the oldest first) */
     int ever_fetched;
+    int prefetched;         /* asked for by span_cache_prefetch: entering it is no sign of a sequential reader */
     uint32_t fail_gen;      /* bumped each time a fetch of it fails */
     int64_t failed_ms;      /* when a reader's fetch of it failed at the source (0: never) */
     int32_t prev, next;     /* LRU, -1 terminated; head = most recent */

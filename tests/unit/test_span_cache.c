@@ -465,6 +465,44 @@ static void test_disk_tiers(const char *dir)
     layer_close(&L);
 }
 
+/* spans fetched by prefetch (a prefetch artifact's list) and then read in
+ * order, as a prefetched file is: readahead must not start behind them.
+ * The control: the same reader going on into a span nobody prefetched
+ * starts readahead (so the first check can fail). */
+static void test_prefetch_not_readahead(const char *dir)
+{
+    struct layer L;
+    struct span_cache *sc;
+    struct error err;
+    char cdir[300];
+    int64_t base;
+    int i;
+
+    snprintf(cdir, sizeof(cdir), "%s/ra-cache", dir);
+    if (layer_open(&L, dir, "ra.tar.gz", 1, 40, 5000, 8192) != 0) {
+        CHECK(!"layer");
+        return;
+    }
+    CHECK_MSG(L.zi.nspans >= 12, "%d spans, want 12 or more", L.zi.nspans);
+    sc = cache_new(&L, (size_t)(16 * max_span_len(&L, 0)), cdir, 64 << 20);
+    CHECK_MSG(span_cache_prefetch(sc, 2, 4, &err) == 0, "prefetch: %s", err.msg);
+    base = fetched(sc);
+    CHECK_MSG(base == 3, "prefetch of spans 2-4 fetched %lld spans", (long long)base);
+    for (i = 2; i <= 4; i++)
+        CHECK_MSG(read_span(sc, &L, i), "prefetched span %d", i);
+    usleep(300000);
+    CHECK_MSG(fetched(sc) == base, "reading the prefetched spans in order fetched %lld more spans (readahead)",
+              (long long)(fetched(sc) - base));
+    /* on into span 5: a sequential reader beyond the list */
+    CHECK(read_span(sc, &L, 5));
+    for (i = 0; i < 200 && fetched(sc) <= base + 1; i++)
+        usleep(10000);
+    CHECK_MSG(fetched(sc) > base + 1, "a sequential read into span 5 started no readahead (%lld fetched)",
+              (long long)(fetched(sc) - base));
+    span_cache_free(sc);
+    layer_close(&L);
+}
+
 /* a cache file damaged between two mounts is fetched again, never served:
  * a plain tar layer, so that the damaged bytes would "decompress" fine */
 static void test_disk_damaged(const char *dir)
@@ -556,6 +594,7 @@ int main(void)
     test_disk_tiers(dir);
     test_disk_damaged(dir);
     test_disk_budget(dir);
+    test_prefetch_not_readahead(dir);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
