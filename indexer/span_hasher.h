@@ -10,8 +10,8 @@
  *
  * The same thread also computes the CRC-32 of every gzip member's
  * uncompressed bytes (ISA-L's where built, zlib's otherwise; zlib's own
- * check costs the inflate thread 8 %): the
- * checkpointer inflates into output buffers from a second pool, hands each
+ * check costs the inflate thread 8 %): the checkpointer inflates into
+ * output buffers from a second pool, hands each
  * one over once it moved on, and reports each member's end with the CRC its
  * trailer holds.  A mismatch is recorded, not raised: the checkpointer asks
  * for it before it reports any other error and before it accepts the end of

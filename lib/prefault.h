@@ -19,7 +19,8 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
-/* below this, the system call costs more than the faults it saves */
+/* small buffers mostly reuse heap pages malloc has touched before: a call
+ * per small allocation would populate little and cost a system call each */
 #define PREFAULT_MIN_BYTES (64 * 1024)
 
 /* populate [p, p + n) for writing, whatever its size */

@@ -468,18 +468,14 @@ int fs_tree_build(struct fs_tree *t, const struct ztoc *z, struct error *err)
      * and whiteouts still grow them) */
     if (b.names == NULL || index_resize(&b.ix, index_size_for(z->nentries + 2)) != 0 ||
         reserve_nodes(&b, z->nentries + 2) != 0 || new_node(&b) == 0 /* slot 0 */) {
-        free(b.ix.s);
-        free(b.names);
-        free(t->nodes);
-        return error_set(err, "out of memory");
+        error_set(err, "out of memory");
+        goto fail;
     }
     prefault_large(b.names, b.names_cap);
     t->nnodes = 0;
     if (new_node(&b) != 1) {
-        free(b.ix.s);
-        free(b.names);
-        free(t->nodes);
-        return error_set(err, "out of memory");
+        error_set(err, "out of memory");
+        goto fail;
     }
     set_dir_defaults(&t->nodes[1]);
     t->nodes[1].parent = 1;

@@ -15,8 +15,8 @@
 # sequential reader triggers readahead of the spans after what it reads.
 # Reading a prefetched file must not: those spans are the list at work, not
 # a reader heading on (before the span cache knew prefetched spans, reading
-# the file drew 4 ranged GETs, about 10 MB, of the spans after it, which the
-# zero below counts).
+# the file drew 2 ranged GETs of the spans after it here, which the zero
+# below counts).
 #
 # Asserted against the counterparts:
 # - soci create: exit 0, one warning line on stderr for the missing path,
