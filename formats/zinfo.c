@@ -87,12 +87,14 @@ int64_t zinfo_span_compressed_end(const struct zinfo *zi, int32_t span)
     return cp_in(zi, span + 1);
 }
 
-/* A tar span's offsets are the blob's, but the archive ends at the second
- * end-of-archive block, and the blob may go on (GNU tar pads to 10 KiB
- * records; anything can follow).  Those bytes are in the spans and their
- * digests but hold no file: the uncompressed side stops at the archive's
- * end, so a span past it is empty there. */
-static int64_t tar_uncompressed(const struct zinfo *zi, int64_t off)
+/* The archive ends at the second end-of-archive block, but the layer may
+ * go on: GNU tar pads to 10 KiB records, and anything can follow.  A tar
+ * span's offsets are the blob's; a gzip layer's checkpoints go on to the
+ * end of the inflated stream, as upstream's do.  Those bytes are in the
+ * spans and their digests but hold no file: the uncompressed side stops at
+ * the archive's end, so a span past it is empty there, and one that
+ * straddles it is inflated only up to it. */
+static int64_t capped(const struct zinfo *zi, int64_t off)
 {
     return off < zi->uncompressed_size ? off : zi->uncompressed_size;
 }
@@ -100,8 +102,8 @@ static int64_t tar_uncompressed(const struct zinfo *zi, int64_t off)
 int64_t zinfo_span_uncompressed_start(const struct zinfo *zi, int32_t span)
 {
     if (zi->algorithm != ZTOC_GZIP)
-        return tar_uncompressed(zi, (int64_t)span * zi->span_size);
-    return cp_out(zi, span);
+        return capped(zi, (int64_t)span * zi->span_size);
+    return capped(zi, cp_out(zi, span));
 }
 
 int64_t zinfo_span_uncompressed_end(const struct zinfo *zi, int32_t span)
@@ -109,8 +111,8 @@ int64_t zinfo_span_uncompressed_end(const struct zinfo *zi, int32_t span)
     if (span + 1 >= zi->nspans)
         return zi->uncompressed_size;
     if (zi->algorithm != ZTOC_GZIP)
-        return tar_uncompressed(zi, (int64_t)(span + 1) * zi->span_size);
-    return cp_out(zi, span + 1);
+        return capped(zi, (int64_t)(span + 1) * zi->span_size);
+    return capped(zi, cp_out(zi, span + 1));
 }
 
 int32_t zinfo_span_of(const struct zinfo *zi, int64_t off)

@@ -200,8 +200,20 @@ static void span_math(void)
     zi.compressed_size = 150;
     CHECK(zinfo_check(&zi, &z, &err) != 0);
     zi.compressed_size = 300;
+    /* the tar may end before the inflated stream does (padding, bytes
+     * after it): checkpoints past the archive's end are upstream's too,
+     * and the uncompressed side of their spans stops at the end (found by
+     * fuzz_layer_index: a gzip layer whose tar ends after 1024 bytes of
+     * zeros, indexed with 1025-byte spans, was refused by our own check) */
     zi.uncompressed_size = 8000;
-    CHECK(zinfo_check(&zi, &z, &err) != 0);
+    CHECK_MSG(zinfo_check(&zi, &z, &err) == 0, "%s", err.msg);
+    CHECK(zinfo_span_uncompressed_start(&zi, 1) == 5000 && zinfo_span_uncompressed_end(&zi, 1) == 8000);
+    CHECK(zinfo_span_uncompressed_start(&zi, 2) == 8000 && zinfo_span_uncompressed_end(&zi, 2) == 8000);
+    CHECK(zinfo_span_of(&zi, 7999) == 1);
+    zi.uncompressed_size = 4000;
+    CHECK_MSG(zinfo_check(&zi, &z, &err) == 0, "%s", err.msg);
+    CHECK(zinfo_span_uncompressed_end(&zi, 0) == 4000 && zinfo_span_uncompressed_start(&zi, 1) == 4000);
+    CHECK(zinfo_span_of(&zi, 3999) == 0);
     free(b);
 
     /* non-monotonic checkpoints */
