@@ -8,6 +8,8 @@
 #
 #   FUZZ_TARGETS="fuzz_a fuzz_b"  only these targets
 #   FUZZ_NICE=19                  run under nice (the machine is shared)
+#   FUZZ_TIMEOUT=20               seconds one input may take (a run paused with
+#                                 SIGSTOP for longer needs more: the clock is the wall's)
 #   FUZZ_MERGE=1                  afterwards, re-minimize tests/fuzz/corpus/<target>/
 #                                 (-merge=1) from itself, the seeds and what this run found
 #
@@ -23,6 +25,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RUNS=${FUZZ_RUNS:-10000000}
 MAX_TIME=${FUZZ_MAX_TIME:-3600}
 NICE=${FUZZ_NICE:-19}
+TIMEOUT=${FUZZ_TIMEOUT:-20}
 ARTIFACTS=${FUZZ_ARTIFACTS:-$ROOT/tests/out/fuzz}
 CORPUS=${FUZZ_CORPUS:-$ROOT/tests/out/fuzz/long}
 KEPT=$ROOT/tests/fuzz/corpus
@@ -48,7 +51,7 @@ for name in $targets; do
     start=$(date +%s)
     # new inputs go to the first directory; the kept corpus is only read
     nice -n "$NICE" "$bin" -runs="$RUNS" -max_total_time="$MAX_TIME" -max_len="$(max_len_of "$name")" \
-        -timeout=20 -rss_limit_mb=2560 -print_final_stats=1 -artifact_prefix="$ARTIFACTS/$name-" \
+        -timeout="$TIMEOUT" -rss_limit_mb=2560 -print_final_stats=1 -artifact_prefix="$ARTIFACTS/$name-" \
         "$found" "$KEPT/$name" "$seeds" >"$log" 2>&1
     rc=$?
     secs=$(($(date +%s) - start))
