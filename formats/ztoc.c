@@ -241,6 +241,12 @@ static int entry_offset_cmp(const void *a, const void *b)
 
 int ztoc_decode(const uint8_t *buf, size_t len, struct ztoc *z, struct error *err)
 {
+    return ztoc_decode_alloc(buf, len, z, NULL, err);
+}
+
+int ztoc_decode_alloc(const uint8_t *buf, size_t len, struct ztoc *z, void *(*alloc)(size_t),
+                      struct error *err)
+{
     struct fb_table root, toc, info, et;
     struct fb_vector mv, dv, cv;
     int has_toc, has_info;
@@ -288,8 +294,11 @@ int ztoc_decode(const uint8_t *buf, size_t len, struct ztoc *z, struct error *er
         total_pax += xv.count;
         RETURN_ERROR_IF(total_pax > max_objects, err, "invalid ztoc: absurd PAX record count");
     }
-    mem = malloc(mv.count * sizeof(struct ztoc_entry) + total_pax * sizeof(struct ztoc_pax) +
-                 dv.count * sizeof(struct strv) + 1);
+    {
+        size_t bytes = mv.count * sizeof(struct ztoc_entry) + total_pax * sizeof(struct ztoc_pax) +
+                       dv.count * sizeof(struct strv) + 1;
+        mem = alloc ? alloc(bytes) : malloc(bytes);
+    }
     RETURN_ERROR_IF(mem == NULL, err, "ztoc: out of memory");
     z->owned_ = mem;
     z->entries = (struct ztoc_entry *)mem;

@@ -73,6 +73,12 @@ int ztoc_encode(const struct ztoc *z, uint8_t **out, size_t *out_len, struct err
 
 /* parse and verify buf (which must outlive z); release with ztoc_release() */
 int ztoc_decode(const uint8_t *buf, size_t len, struct ztoc *z, struct error *err);
+/* the same, with the decoded arrays (one block, ~170 bytes per entry) from
+ * alloc (NULL: malloc), which returns memory that free() releases, or NULL:
+ * a caller that knows its platform may place them better (soci-mount: on
+ * huge pages) */
+int ztoc_decode_alloc(const uint8_t *buf, size_t len, struct ztoc *z, void *(*alloc)(size_t),
+                      struct error *err);
 void ztoc_release(struct ztoc *z);
 
 /* Check decoded bytes against the TOC (docs/format.md §3.5): data holds

@@ -80,41 +80,40 @@ int read_file(const char *path, size_t max_len, uint8_t **buf, size_t *len, stru
     }
     /* the size fstat gave, plus room to see the file grow past it */
     cap = (size_t)st.st_size + 1;
-    p = malloc(cap);
+    p = alloc_populated(cap);
     if (p == NULL) {
         close(fd);
         return error_set(err, "%s: out of memory", path);
     }
-    prefault_large(p, cap);
     for (;;) {
-        ssize_t n;
-        if (have + 1 >= cap) {
-            uint8_t *np;
-            if (cap > max_len + 1) {
-                free(p);
-                close(fd);
-                return error_set(err, "%s: larger than the %zu-byte limit", path, max_len);
-            }
-            np = realloc(p, cap * 2);
-            if (np == NULL) {
-                free(p);
-                close(fd);
-                return error_set(err, "%s: out of memory", path);
-            }
-            p = np;
-            cap *= 2;
-        }
-        n = read(fd, p + have, cap - 1 - have);
+        uint8_t probe;
+        /* full to the size fstat gave: one byte more into probe says
+         * whether the file grew, without growing the buffer for nothing */
+        int full = have + 1 >= cap;
+        ssize_t n = full ? read(fd, &probe, 1) : read(fd, p + have, cap - 1 - have);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            int e = errno;
-            free(p);
-            close(fd);
-            return error_set(err, "%s: %s", path, strerror(e));
+            error_set(err, "%s: %s", path, strerror(errno));
+            goto fail;
         }
         if (n == 0)
             break;
+        if (full) {
+            uint8_t *np;
+            if (cap > max_len + 1) {
+                error_set(err, "%s: larger than the %zu-byte limit", path, max_len);
+                goto fail;
+            }
+            np = realloc(p, cap * 2);
+            if (np == NULL) {
+                error_set(err, "%s: out of memory", path);
+                goto fail;
+            }
+            p = np;
+            cap *= 2;
+            p[have] = probe;
+        }
         have += (size_t)n;
     }
     close(fd);
@@ -126,6 +125,10 @@ int read_file(const char *path, size_t max_len, uint8_t **buf, size_t *len, stru
     *buf = p;
     *len = have;
     return 0;
+fail:
+    free(p);
+    close(fd);
+    return -1;
 }
 
 int write_all(int fd, const void *buf, size_t n, struct error *err)

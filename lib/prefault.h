@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 
 /* small buffers mostly reuse heap pages malloc has touched before: a call
@@ -42,6 +43,16 @@ static inline void prefault_large(void *p, size_t n)
 {
     if (n >= PREFAULT_MIN_BYTES)
         prefault_write(p, n);
+}
+
+/* malloc(n), populated when large; NULL when out of memory */
+static inline void *alloc_populated(size_t n)
+{
+    void *p = malloc(n);
+
+    if (p != NULL)
+        prefault_large(p, n);
+    return p;
 }
 
 #endif

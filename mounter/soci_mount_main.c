@@ -39,6 +39,7 @@
 #include "layer_fs.h"
 #include "log.h"
 #include "reg_cli.h"
+#include "prefault.h"
 #include "prefetch_mount.h"
 #include "span_cache.h"
 #include "strutil.h"
@@ -372,7 +373,9 @@ static int prepare_layer(struct mounted *m, const struct options *o, struct loca
 {
     struct located_layer *L = m->L;
 
-    if (ztoc_decode(L->ztoc, L->ztoc_len, &m->z, err) != 0)
+    /* its ~170 bytes per entry are written at once: populated up front, the
+     * decode of a 9,601-entry ztoc takes 2.5 ms instead of 6 (page faults) */
+    if (ztoc_decode_alloc(L->ztoc, L->ztoc_len, &m->z, alloc_populated, err) != 0)
         return error_prefix(err, "ztoc %s of layer %s", L->ztoc_digest, L->digest);
     if (prepare_decoded_layer(m, o, img, err) == 0)
         return 0;

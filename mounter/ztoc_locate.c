@@ -232,6 +232,9 @@ static int locate_layout(const struct locate_opts *o, struct located_image *out,
     for (i = 0; i < out->nlayers; i++) {
         struct located_layer *L = &out->layers[i];
         layout_blob_path(&out->layout, L->digest, L->blob_path, sizeof(L->blob_path));
+        /* --layer: the other layers' ztocs would be read and hashed for nothing */
+        if (o->only_layer && strcmp(o->only_layer, L->digest) != 0)
+            continue;
         if (L->ztoc_digest[0] && layout_read_blob(&out->layout, L->ztoc_digest, (int64_t)L->ztoc_len, MAX_ZTOC,
                                                   &L->ztoc, &L->ztoc_len, err) != 0) {
             error_prefix(err, "ztoc of layer %s", L->digest);
