@@ -327,12 +327,30 @@ static int finish_options(struct options *o, struct error *err)
     return 0;
 }
 
+/* span_cache_check_first on a thread of its own */
+struct first_check {
+    struct span_cache *cache;
+    struct error err;
+    int rc;
+};
+
+static void *check_first_main(void *arg)
+{
+    struct first_check *fc = arg;
+
+    fc->rc = span_cache_check_first(fc->cache, &fc->err);
+    return NULL;
+}
+
 /* the decoded ztoc checked against the layer, its cache and FUSE fs */
 static int prepare_decoded_layer(struct mounted *m, const struct options *o, struct located_image *img,
                                  struct error *err)
 {
     struct located_layer *L = m->L;
     struct span_cache_opts co;
+    struct first_check fc;
+    pthread_t checker;
+    int threaded, tree_rc;
     char cache_dir[4200];
 
     if (zinfo_parse(&m->zi, &m->z, err) != 0 || zinfo_check(&m->zi, &m->z, err) != 0)
@@ -357,10 +375,23 @@ static int prepare_decoded_layer(struct mounted *m, const struct options *o, str
     m->cache = span_cache_new(&m->z, &m->zi, &m->src, &co, err);
     if (m->cache == NULL)
         return -1;
-    /* proves the ztoc belongs to this blob before anything is mounted */
-    if (span_cache_check_first(m->cache, err) != 0)
+    /* proves the ztoc belongs to this blob before anything is mounted; span
+     * 0's read and digest overlap with building the tree */
+    fc.cache = m->cache;
+    fc.rc = -1;
+    threaded = pthread_create(&checker, NULL, check_first_main, &fc) == 0;
+    if (!threaded)
+        check_first_main(&fc);
+    tree_rc = layer_fs_init(&m->fs, L->digest, &m->z, &m->zi, m->cache, err);
+    if (threaded)
+        pthread_join(checker, NULL);
+    if (fc.rc != 0) {
+        if (tree_rc == 0)
+            layer_fs_release(&m->fs);
+        *err = fc.err;
         return error_prefix(err, "layer %s", L->digest);
-    if (layer_fs_init(&m->fs, L->digest, &m->z, &m->zi, m->cache, err) != 0)
+    }
+    if (tree_rc != 0)
         return -1;
     m->fs.disable_xattrs = 0;
     m->fuse = 1;
