@@ -301,7 +301,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         if (err.msg[0] == '\0' || strchr(err.msg, '\n') != NULL)
             FAIL("bad error message \"%s\"", err.msg);
-        if (mode == 1 && strstr(err.msg, "compressed byte") != NULL)
+        /* only the message's own words: a quoted entry name is the
+         * input's, and may say anything ("compressed byte" included) */
+        if (mode == 1 && memmem(err.msg, strcspn(err.msg, "\""), "compressed byte", 15) != NULL)
             FAIL("valid gzip refused: %s", err.msg);
     }
     free(layer);
