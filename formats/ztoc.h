@@ -75,8 +75,8 @@ int ztoc_encode(const struct ztoc *z, uint8_t **out, size_t *out_len, struct err
 int ztoc_decode(const uint8_t *buf, size_t len, struct ztoc *z, struct error *err);
 /* the same, with the decoded arrays (one block, ~170 bytes per entry) from
  * alloc (NULL: malloc), which returns memory that free() releases, or NULL:
- * a caller that knows its platform may place them better (soci-mount: on
- * huge pages) */
+ * a caller that knows its platform may place them better (soci-mount
+ * populates them up front: formats/ makes no system calls) */
 int ztoc_decode_alloc(const uint8_t *buf, size_t len, struct ztoc *z, void *(*alloc)(size_t),
                       struct error *err);
 void ztoc_release(struct ztoc *z);
