@@ -80,7 +80,9 @@ int read_file(const char *path, size_t max_len, uint8_t **buf, size_t *len, stru
     }
     /* the size fstat gave, plus room to see the file grow past it */
     cap = (size_t)st.st_size + 1;
-    p = alloc_populated(cap);
+    /* a file read whole may be kept a long time (soci-mount's ztoc): its
+     * last huge page only when that adds at most a third */
+    p = alloc_huge_populated(cap, cap / 3);
     if (p == NULL) {
         close(fd);
         return error_set(err, "%s: out of memory", path);

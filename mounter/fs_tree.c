@@ -83,12 +83,13 @@ static size_t index_size_for(size_t n)
 /* move to a table of ncap slots (a power of two) */
 static int index_resize(struct index *ix, size_t ncap)
 {
-    struct slot *ns = calloc(ncap, sizeof(*ns));
+    /* freed once the tree is built: its size again may be wasted */
+    struct slot *ns = alloc_huge_populated(ncap * sizeof(*ns), ncap * sizeof(*ns));
     size_t i;
 
     if (ns == NULL)
         return -1;
-    prefault_large(ns, ncap * sizeof(*ns));
+    memset(ns, 0, ncap * sizeof(*ns));
     for (i = 0; i < ix->cap; i++) {
         struct slot *s = &ix->s[i];
         size_t k;
@@ -154,10 +155,15 @@ static int reserve_nodes(struct builder *b, size_t ncap)
         return 0;
     if (ncap > UINT32_MAX)
         return -1;
-    nn = realloc(b->t->nodes, ncap * sizeof(*nn));
+    if (b->t->nodes == NULL) {
+        nn = alloc_huge_populated(ncap * sizeof(*nn), ncap * sizeof(*nn) / 3);
+    } else {
+        nn = realloc(b->t->nodes, ncap * sizeof(*nn));
+        if (nn != NULL)
+            prefault_large(nn + b->cap, (ncap - b->cap) * sizeof(*nn));
+    }
     if (nn == NULL)
         return -1;
-    prefault_large(nn + b->cap, (ncap - b->cap) * sizeof(*nn));
     b->t->nodes = nn;
     b->cap = (uint32_t)ncap;
     return 0;
@@ -462,7 +468,7 @@ int fs_tree_build(struct fs_tree *t, const struct ztoc *z, struct error *err)
     for (i = 0; i < z->nentries; i++)
         names += z->entries[i].name.len + 2;
     b.names_cap = names + 16;
-    b.names = malloc(b.names_cap);
+    b.names = alloc_huge_populated(b.names_cap, b.names_cap / 3);
     /* sized for a node per entry up front: no rehashing, no copies, one
      * system call to fault each table in (directories the TOC only implies
      * and whiteouts still grow them) */
@@ -471,7 +477,6 @@ int fs_tree_build(struct fs_tree *t, const struct ztoc *z, struct error *err)
         error_set(err, "out of memory");
         goto fail;
     }
-    prefault_large(b.names, b.names_cap);
     t->nnodes = 0;
     if (new_node(&b) != 1) {
         error_set(err, "out of memory");

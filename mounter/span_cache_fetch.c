@@ -81,13 +81,13 @@ int sc_fetch_run(struct span_cache *sc, int32_t first, int32_t last, int flags, 
         release_failed(sc, first, last, err, 0);
         return -1;
     }
-    buf = malloc((size_t)total);
+    /* freed once its spans are published: its size again may be wasted */
+    buf = alloc_huge_populated((size_t)total, (size_t)total);
     if (buf == NULL) {
         error_set(err, "out of memory");
         release_failed(sc, first, last, err, 0);
         return -1;
     }
-    prefault_large(buf, (size_t)total);
     if (blob_source_read(sc->src, base, (size_t)total, buf, err) != 0) {
         free(buf);
         release_failed(sc, first, last, err, flags & FETCH_READER);

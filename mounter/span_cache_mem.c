@@ -80,11 +80,13 @@ int sc_publish(struct span_cache *sc, int32_t s, const uint8_t *comp, size_t cle
     sc->mem_used += ulen;
     pthread_mutex_unlock(&sc->mu);
     si = span_inflater_new();
-    data = malloc(ulen + 1);
+    /* counted against the memory budget at ulen: a last huge page only
+     * when it adds at most an eighth (a span of 4 MiB and a few KiB keeps
+     * its few KiB on small pages; a layer's shorter last span may round) */
+    data = alloc_huge_populated(ulen + 1, ulen / 8);
     if (si == NULL || data == NULL) {
         rc = error_set(err, "out of memory");
     } else {
-        prefault_large(data, ulen);
         rc = span_inflate(si, sc->zi, s, s, comp, clen, data, ulen, err);
         /* the digests cover compressed bytes only: the TOC's offsets are
          * proven here, against the tar headers the span holds */
