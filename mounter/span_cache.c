@@ -136,17 +136,43 @@ struct span_cache *span_cache_new(const struct ztoc *z, const struct zinfo *zi, 
             }
         }
     }
-    if (opts->background && sc->disk_dir[0] && pthread_create(&sc->bg, NULL, sc_bg_main, sc) == 0)
-        sc->bg_running = 1;
-    if (sc->disk_dir[0] && pthread_create(&sc->dec_writer, NULL, sc_dec_main, sc) == 0)
-        sc->dec_running = 1;
     for (s = 0; s < sc->nspans; s++)
         if (uend(sc, s) - ustart(sc, s) > (int64_t)(opts->mem_budget / (4 * RA_NEAR)))
             break;
     sc->ra_keep = s == sc->nspans;
-    while (sc->disk_dir[0] && sc->nra < RA_THREADS && pthread_create(&sc->ra[sc->nra], NULL, sc_ra_main, sc) == 0)
-        sc->nra++;
+    if (!opts->defer_helpers)
+        span_cache_start_helpers(sc);
     return sc;
+}
+
+/* The helpers are optional: one that cannot start leaves its work undone
+ * (no background fetch, no readahead, evicted spans not kept on disk), and
+ * reads still work.  Their flags are set under mu, since readers may be
+ * running by now (sc_readahead_note and sc_dec_keep read them under mu). */
+void span_cache_start_helpers(struct span_cache *sc)
+{
+    pthread_t t;
+
+    if (!sc->disk_dir[0] || sc->helpers_started)
+        return;
+    sc->helpers_started = 1;
+    if (sc->opts.background && pthread_create(&t, NULL, sc_bg_main, sc) == 0) {
+        pthread_mutex_lock(&sc->mu);
+        sc->bg = t;
+        sc->bg_running = 1;
+        pthread_mutex_unlock(&sc->mu);
+    }
+    if (pthread_create(&t, NULL, sc_dec_main, sc) == 0) {
+        pthread_mutex_lock(&sc->mu);
+        sc->dec_writer = t;
+        sc->dec_running = 1;
+        pthread_mutex_unlock(&sc->mu);
+    }
+    while (sc->nra < RA_THREADS && pthread_create(&t, NULL, sc_ra_main, sc) == 0) {
+        pthread_mutex_lock(&sc->mu);
+        sc->ra[sc->nra++] = t;
+        pthread_mutex_unlock(&sc->mu);
+    }
 }
 
 void span_cache_free(struct span_cache *sc)

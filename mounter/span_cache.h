@@ -48,6 +48,7 @@ struct span_cache_opts {
     int background;             /* background fetch on */
     long quiet_ms;              /* before it starts (after the last read) */
     long period_ms;             /* between two background span fetches */
+    int defer_helpers;          /* threads start at span_cache_start_helpers */
 };
 
 struct span_cache_stats {
@@ -70,6 +71,14 @@ struct span_cache;
 struct span_cache *span_cache_new(const struct ztoc *z, const struct zinfo *zi, struct blob_source *src,
                                   const struct span_cache_opts *opts, struct error *err);
 void span_cache_free(struct span_cache *sc);   /* stops the background fetcher */
+
+/* start the cache's own threads (background fetch, readahead, the writer
+ * of evicted spans to disk), when opts.defer_helpers kept span_cache_new
+ * from it: soci-mount starts them once the mount is up, off the path to its
+ * first answer (five thread starts take 1-2 ms on this project's VMs).
+ * Reads work before; call it at most once, from the thread that will call
+ * span_cache_free. */
+void span_cache_start_helpers(struct span_cache *sc);
 
 /* copy uncompressed bytes [off, off+len) into out (len clamped by caller) */
 int span_cache_read(struct span_cache *sc, int64_t off, size_t len, uint8_t *out, struct error *err);

@@ -11,8 +11,11 @@
  * and every field of every span_slot, except:
  *   - fields set by span_cache_new before any thread starts and read-only
  *     until span_cache_free: z, zi, src, opts, disk_dir, nspans, spans (the
- *     array itself), ra_keep, the thread handles, bg_running, dec_running,
- *     nra;
+ *     array itself), ra_keep;
+ *   - the thread handles, bg_running, dec_running, nra and helpers_started:
+ *     written by span_cache_start_helpers (the flags and handles under mu,
+ *     since readers may run by then and read the flags under mu) and read
+ *     by span_cache_free, both on the owner's thread, without mu there;
  *   - the atomics checking_first, header_checked and last_read_ms;
  *   - a READY span's data and len, which a thread holding a pin on it
  *     (pins > 0, taken under mu) reads without mu: a pinned span is never
@@ -115,6 +118,7 @@ struct span_cache {
     /* the decompressed tier's writer (see dec_keep) */
     pthread_t dec_writer;
     int dec_running;
+    int helpers_started;        /* span_cache_start_helpers ran */
     struct dec_item { int32_t s; uint8_t *data; size_t len; } dec_q[DEC_QUEUE];
     int dec_qn;
     pthread_cond_t dec_cond;

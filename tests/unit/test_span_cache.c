@@ -209,9 +209,10 @@ static struct span_cache_stats stats(struct span_cache *sc)
 
 static int64_t fetched(struct span_cache *sc) { return stats(sc).spans_fetched; }
 
-static struct span_cache *cache_new(struct layer *L, size_t mem, const char *disk_dir, int64_t disk)
+static struct span_cache *cache_new_opts(struct layer *L, size_t mem, const char *disk_dir, int64_t disk,
+                                         int defer_helpers)
 {
-    struct span_cache_opts o = {mem, disk_dir, disk, 0, 0, 0};
+    struct span_cache_opts o = {mem, disk_dir, disk, 0, 0, 0, defer_helpers};
     struct error err;
     struct span_cache *sc = span_cache_new(&L->z, &L->zi, &L->src, &o, &err);
 
@@ -220,6 +221,11 @@ static struct span_cache *cache_new(struct layer *L, size_t mem, const char *dis
         abort();
     }
     return sc;
+}
+
+static struct span_cache *cache_new(struct layer *L, size_t mem, const char *disk_dir, int64_t disk)
+{
+    return cache_new_opts(L, mem, disk_dir, disk, 0);
 }
 
 /* read span s and expect the source to be asked (miss) or not (hit) */
@@ -503,6 +509,43 @@ static void test_prefetch_not_readahead(const char *dir)
     layer_close(&L);
 }
 
+/* opts.defer_helpers (soci-mount's way): before span_cache_start_helpers
+ * reads are served whole and right, and a sequential reader starts no
+ * readahead (there is no thread to do it); once they are started, the same
+ * reader going on starts it */
+static void test_deferred_helpers(const char *dir)
+{
+    struct layer L;
+    struct span_cache *sc;
+    char cdir[300];
+    int64_t base;
+    int i;
+
+    snprintf(cdir, sizeof(cdir), "%s/defer-cache", dir);
+    if (layer_open(&L, dir, "defer.tar.gz", 1, 40, 5000, 8192) != 0) {
+        CHECK(!"layer");
+        return;
+    }
+    CHECK_MSG(L.zi.nspans >= 12, "%d spans, want 12 or more", L.zi.nspans);
+    sc = cache_new_opts(&L, (size_t)(16 * max_span_len(&L, 0)), cdir, 64 << 20, 1);
+    for (i = 0; i <= 3; i++)
+        CHECK_MSG(read_span(sc, &L, i), "span %d before the helpers started", i);
+    usleep(300000);
+    CHECK_MSG(fetched(sc) == 4, "4 spans read in order before the helpers started fetched %lld",
+              (long long)fetched(sc));
+    span_cache_start_helpers(sc);
+    base = fetched(sc);
+    CHECK(read_span(sc, &L, 4));
+    for (i = 0; i < 200 && fetched(sc) <= base + 1; i++)
+        usleep(10000);
+    CHECK_MSG(fetched(sc) > base + 1, "with the helpers started a sequential read into span 4 started no readahead "
+              "(%lld fetched)", (long long)(fetched(sc) - base));
+    for (i = 5; i < L.zi.nspans; i++)
+        CHECK_MSG(read_span(sc, &L, i), "span %d after the helpers started", i);
+    span_cache_free(sc);
+    layer_close(&L);
+}
+
 /* a cache file damaged between two mounts is fetched again, never served:
  * a plain tar layer, so that the damaged bytes would "decompress" fine */
 static void test_disk_damaged(const char *dir)
@@ -595,6 +638,7 @@ int main(void)
     test_disk_damaged(dir);
     test_disk_budget(dir);
     test_prefetch_not_readahead(dir);
+    test_deferred_helpers(dir);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
