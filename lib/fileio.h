@@ -27,6 +27,12 @@ int open_regular(const char *path, int64_t want_size, int *fd, struct error *err
 /* read a whole regular file (open_regular) of at most max_len bytes;
  * *buf is malloc'd (+1 NUL) */
 int read_file(const char *path, size_t max_len, uint8_t **buf, size_t *len, struct error *err);
+/* the same, each byte also fed to h (when not NULL) as it is read, a
+ * megabyte at a time: the hash of a big file costs no time of its own
+ * where the disk is the slower part */
+struct sha256;
+int read_file_hashed(const char *path, size_t max_len, uint8_t **buf, size_t *len, struct sha256 *h,
+                     struct error *err);
 int write_all(int fd, const void *buf, size_t n, struct error *err);
 /* read exactly n bytes at off */
 int pread_full(int fd, void *buf, size_t n, off_t off, struct error *err);

@@ -237,6 +237,7 @@ int layout_read_blob(const struct oci_layout *l, const char *digest, int64_t wan
 {
     char path[4096], got[DIGEST_STR_SIZE];
     uint8_t raw[32];
+    struct sha256 *h;
 
     RETURN_ERROR_IF(!digest_valid(digest), err, "invalid digest \"%.80s\"", digest);
     RETURN_ERROR_IF(want_size > (int64_t)max, err, "blob %s: %lld bytes is more than the %zu-byte limit",
@@ -244,14 +245,22 @@ int layout_read_blob(const struct oci_layout *l, const char *digest, int64_t wan
     layout_blob_path(l, digest, path, sizeof(path));
     if (access(path, F_OK) != 0)
         return error_set(err, "blob %s is missing from %s", digest, l->dir);
-    if (read_file(path, max, buf, len, err) != 0)
+    h = sha256_new();
+    if (read_file_hashed(path, max, buf, len, h, err) != 0) {
+        sha256_free(h);
         return -1;
+    }
     if (want_size >= 0 && (int64_t)*len != want_size) {
+        sha256_free(h);
         free(*buf);
         return error_set(err, "blob %s has %zu bytes, its descriptor says %lld", digest, *len,
                          (long long)want_size);
     }
-    sha256_buf(*buf, *len, raw);
+    if (h != NULL)
+        sha256_final(h, raw);
+    else
+        sha256_buf(*buf, *len, raw); /* no context (out of memory): hash it now */
+    sha256_free(h);
     digest_format(raw, got);
     if (strcmp(got, digest) != 0) {
         free(*buf);
