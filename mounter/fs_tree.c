@@ -137,6 +137,14 @@ struct builder {
     struct index ix;
     char *names;                /* cleaned names, one arena */
     size_t names_used, names_cap;
+    /* the directory the previous entry went into: a tar lists a
+     * directory's entries together, so most entries go into the one before
+     * theirs, and its path is compared instead of walked again; forgotten
+     * whenever a name is given to another node (a replaced directory) */
+    char *last_dir;
+    size_t last_dir_len, last_dir_cap;
+    uint32_t last_dir_node;     /* 0: none */
+    char *clean;                /* the entry being added, cleaned: room for the longest name */
     struct whiteout {
         uint32_t dir;
         const char *name;       /* X of .wh.X */
@@ -198,6 +206,7 @@ static int add_child(struct builder *b, uint32_t dir, const char *name, uint32_t
     if (s->node != 0) {
         /* a later non-dir entry replaces the name */
         uint32_t i;
+        b->last_dir_node = 0;
         for (i = 0; i < d->nchildren; i++)
             if (d->children[i].node == s->node && d->children[i].name_len == len &&
                 memcmp(d->children[i].name, name, len) == 0) {
@@ -240,12 +249,38 @@ static const char *keep_name(struct builder *b, const char *s, size_t len)
     return p;
 }
 
+/* remember path (len bytes) as the directory node dir */
+static void remember_dir(struct builder *b, const char *path, size_t len, uint32_t dir)
+{
+    if (len > b->last_dir_cap) {
+        size_t ncap = len * 2 + 64;
+        char *np = realloc(b->last_dir, ncap);
+        if (np == NULL) {
+            b->last_dir_node = 0; /* only slower */
+            return;
+        }
+        b->last_dir = np;
+        b->last_dir_cap = ncap;
+    }
+    memcpy(b->last_dir, path, len);
+    b->last_dir_len = len;
+    b->last_dir_node = dir;
+}
+
 /* the directory node for a cleaned path, creating implicit ones */
 static int ensure_dir(struct builder *b, const char *path, size_t len, uint32_t *out)
 {
     uint32_t cur = 1;
     size_t i = 0;
 
+    if (len == 0) {
+        *out = 1; /* the root */
+        return 0;
+    }
+    if (b->last_dir_node != 0 && len == b->last_dir_len && memcmp(path, b->last_dir, len) == 0) {
+        *out = b->last_dir_node;
+        return 0;
+    }
     while (i < len) {
         size_t start = i;
         struct slot *s;
@@ -269,6 +304,7 @@ static int ensure_dir(struct builder *b, const char *path, size_t len, uint32_t 
         if (i < len)
             i++;
     }
+    remember_dir(b, path, len, cur);
     *out = cur;
     return 0;
 }
@@ -330,7 +366,7 @@ static int is_hardlink(const struct ztoc_entry *e)
 
 static int add_entry(struct builder *b, const struct ztoc_entry *e, struct error *err)
 {
-    char *clean = malloc(e->name.len + 2);
+    char *clean = b->clean;
     const char *base, *kept;
     size_t clen, dlen, blen;
     uint32_t dir, node;
@@ -340,17 +376,14 @@ static int add_entry(struct builder *b, const struct ztoc_entry *e, struct error
      * "n\0/z" would become one directory entry with a '/' in it, which the
      * kernel refuses (readdir of the whole directory fails with EIO) */
     if (e->name.len > 0 && memchr(e->name.ptr, '\0', e->name.len) != NULL) {
-        free(clean);
         return error_set(err, "an entry's name \"%.*s\" holds a NUL byte", (int)strnlen(e->name.ptr, 200),
                          e->name.ptr);
     }
-    RETURN_ERROR_IF(clean == NULL, err, "out of memory");
     clen = fs_clean_name(e->name.ptr, e->name.len, clean);
     if (clen == 0) {
         /* the root itself ("./"): take its attributes */
         if (e->type.len == 3 && memcmp(e->type.ptr, "dir", 3) == 0)
             set_attrs(&b->t->nodes[1], e);
-        free(clean);
         return 0;
     }
     base = strrchr(clean, '/');
@@ -441,7 +474,6 @@ static int add_entry(struct builder *b, const struct ztoc_entry *e, struct error
     b->t->nodes[node].nlink = S_ISDIR(b->t->nodes[node].mode) ? 2 : 1;
     rc = add_child(b, dir, kept, (uint32_t)blen, node) == 0 ? 0 : error_set(err, "out of memory");
 out:
-    free(clean);
     return rc;
 }
 
@@ -459,20 +491,24 @@ static int cmp_dirent(const void *a, const void *b)
 int fs_tree_build(struct fs_tree *t, const struct ztoc *z, struct error *err)
 {
     struct builder b;
-    size_t i, names = 0;
+    size_t i, names = 0, longest = 0;
     uint32_t k;
 
     memset(t, 0, sizeof(*t));
     memset(&b, 0, sizeof(b));
     b.t = t;
-    for (i = 0; i < z->nentries; i++)
+    for (i = 0; i < z->nentries; i++) {
         names += z->entries[i].name.len + 2;
+        if (z->entries[i].name.len > longest)
+            longest = z->entries[i].name.len;
+    }
     b.names_cap = names + 16;
     b.names = alloc_huge_populated(b.names_cap, b.names_cap / 3);
+    b.clean = malloc(longest + 2);
     /* sized for a node per entry up front: no rehashing, no copies, one
      * system call to fault each table in (directories the TOC only implies
      * and whiteouts still grow them) */
-    if (b.names == NULL || index_resize(&b.ix, index_size_for(z->nentries + 2)) != 0 ||
+    if (b.names == NULL || b.clean == NULL || index_resize(&b.ix, index_size_for(z->nentries + 2)) != 0 ||
         reserve_nodes(&b, z->nentries + 2) != 0 || new_node(&b) == 0 /* slot 0 */) {
         error_set(err, "out of memory");
         goto fail;
@@ -530,11 +566,15 @@ int fs_tree_build(struct fs_tree *t, const struct ztoc *z, struct error *err)
     }
     free(b.ix.s);
     free(b.wh);
+    free(b.last_dir);
+    free(b.clean);
     t->owned_ = b.names;
     return 0;
 fail:
     free(b.ix.s);
     free(b.wh);
+    free(b.last_dir);
+    free(b.clean);
     free(b.names);
     fs_tree_free(t);
     return -1;
