@@ -74,7 +74,10 @@ static inline void *alloc_populated(size_t n)
 /* malloc(n), populated, its whole 2 MiB pages (2 MiB-aligned) advised as
  * huge; the part after them is rounded up to a huge page too when that
  * adds max_waste bytes or fewer.  free() releases it.  NULL when out of
- * memory.  Where THP is off the kernel ignores the advice: 4 KiB pages. */
+ * memory.  Where THP is off the kernel ignores the advice: 4 KiB pages
+ * (and a rounded-up part is populated for nothing).  With THP's defrag
+ * set to madvise (Debian's default) the kernel may compact memory here to
+ * find a huge page; where it finds none, it falls back to small pages. */
 static inline void *alloc_huge_populated(size_t n, size_t max_waste)
 {
     size_t whole = n & ~(HUGE_PAGE_BYTES - 1), tail = n - whole;

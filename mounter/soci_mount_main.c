@@ -432,6 +432,9 @@ static int prefetch(struct mounted *m, const char *file, struct error *err)
     char line[4096], clean[4200];
 
     RETURN_ERROR_IF(f == NULL, err, "--prefetch %s: %s", file, strerror(errno));
+    /* a prefetch bigger than --cache-mem evicts spans: the cache's writer
+     * must run to keep them, decompressed, on disk */
+    span_cache_start_helpers(m->cache);
     while (fgets(line, sizeof(line), f)) {
         uint32_t id;
         const struct fs_node *n;
@@ -481,6 +484,7 @@ static int prefetch_artifacts(struct mount_ctx *ctx, const struct located_image 
         int64_t nspans = 0;
         if (!m->fuse || m->L->prefetch == NULL)
             continue;
+        span_cache_start_helpers(m->cache); /* as for --prefetch */
         if (prefetch_mount_run(m->cache, &m->zi, m->L->prefetch, m->L->prefetch_len, &nspans, err) != 0)
             return error_prefix(err, "prefetch artifact of layer %s", m->L->digest);
         log_kv("info", "prefetched", LOG_STR("layer", m->L->digest), LOG_INT("spans", nspans));
@@ -911,9 +915,10 @@ static int run(struct mount_ctx *ctx, int *parent_rc, struct error *err)
     if (!o->foreground && detach_output(err) != 0)
         goto out;
     say_ready(&ready_fd, 0);
-    /* the caches' own threads, now that the caller has its mount: starting
-     * them earlier delayed the answer by 1-2 ms, and nothing needs them
-     * before the first reads (a read fetches what it wants itself) */
+    /* the caches' own threads, now that the caller has its mount (unless a
+     * prefetch started them): starting them earlier delayed the answer by
+     * 1-2 ms, and nothing needs them before the first reads (a read
+     * fetches what it wants itself) */
     for (size_t i = 0; i < ctx->nunits; i++)
         if (ctx->units[i].cache)
             span_cache_start_helpers(ctx->units[i].cache);

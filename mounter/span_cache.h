@@ -75,9 +75,10 @@ void span_cache_free(struct span_cache *sc);   /* stops the background fetcher *
 /* start the cache's own threads (background fetch, readahead, the writer
  * of evicted spans to disk), when opts.defer_helpers kept span_cache_new
  * from it: soci-mount starts them once the mount is up, off the path to its
- * first answer (five thread starts take 1-2 ms on this project's VMs).
- * Reads work before; call it at most once, from the thread that will call
- * span_cache_free. */
+ * first answer (five thread starts take 1-2 ms on this project's VMs), or
+ * before a prefetch (whose evicted spans the writer keeps on disk).  Reads
+ * work before.  A second call does nothing; call it from the thread that
+ * will call span_cache_free. */
 void span_cache_start_helpers(struct span_cache *sc);
 
 /* copy uncompressed bytes [off, off+len) into out (len clamped by caller) */

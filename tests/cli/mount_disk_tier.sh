@@ -26,7 +26,11 @@
 #      directory is not trusted by the next mount (deleted at start): the
 #      file it would serve reads equal;
 #   5. --cache-disk bounds both tiers: with a budget of the compressed
-#      layer plus 1 MiB, the cache directory stays within it after a pass.
+#      layer plus 1 MiB, the cache directory stays within it after a pass;
+#   6. a --prefetch of every file, bigger than --cache-mem, keeps what it
+#      evicts in the decompressed tier too: the tier's writer runs during
+#      the prefetch, before the mount is up (the cache's other threads may
+#      wait until it is).
 . "$ROOT/tests/cli/lib/mount.sh"
 need gzip cmp du
 tar --version 2>/dev/null | grep -q 'GNU tar' || { echo "skip: tar is not GNU tar"; exit 77; }
@@ -143,4 +147,15 @@ echo "budget $BUDGET: $used bytes on disk, $dec spans in the decompressed tier"
 [ "$used" -le "$BUDGET" ] || fail "the cache directory holds $used bytes, over --cache-disk $BUDGET"
 [ "$dec" -ge 1 ] || fail "with room for 1 MiB of it, the decompressed tier is empty"
 unmount "$MP" "$MPID" || fail "fusermount3 -u did not end soci-mount (third mount)"
+
+# 6. a prefetch bigger than the memory cache
+(cd "$TMP/x" && find d -type f | sort) >"$TMP/prefetch.list"
+mount_fg "$MP" "$TMP/mount4.log" --no-background-fetch --cache-mem 512K --cache-dir "$TMP/cache4" \
+    --prefetch "$TMP/prefetch.list" "oci:$TMP/img:t" --layer "$LD" || die "soci-mount failed (prefetch mount)"
+wait_dec $((NSPANS - 4))
+dec=$(st decompressedSpans)
+echo "prefetch of every file: $dec of $NSPANS spans in the decompressed tier"
+[ "$dec" -ge $((NSPANS - 4)) ] || fail "after a prefetch of every file: decompressedSpans $dec of $NSPANS spans"
+read_all "after the prefetch"
+unmount "$MP" "$MPID" || fail "fusermount3 -u did not end soci-mount (prefetch mount)"
 finish
