@@ -19,6 +19,8 @@
 
 #include "error.h"
 
+struct sha256; /* sha256.h */
+
 /* open a regular file for reading.  Anything else (a FIFO, a device, a
  * directory, a symlink to one) is refused without blocking: the file is
  * opened O_NONBLOCK, checked with fstat, and only then made blocking.
@@ -30,7 +32,6 @@ int read_file(const char *path, size_t max_len, uint8_t **buf, size_t *len, stru
 /* the same, each byte also fed to h (when not NULL) as it is read, a
  * megabyte at a time: the hash of a big file costs no time of its own
  * where the disk is the slower part */
-struct sha256;
 int read_file_hashed(const char *path, size_t max_len, uint8_t **buf, size_t *len, struct sha256 *h,
                      struct error *err);
 int write_all(int fd, const void *buf, size_t n, struct error *err);

@@ -12,8 +12,8 @@
  * to each populated 4 KiB page still costs ~5 us (the hypervisor fills its
  * own page table then), so ISA-L inflating a 3.9 MB span into a populated
  * buffer took 9 ms against 4 ms into pages touched before.  A transparent
- * huge page (THP in madvise mode, as Debian ships it) is one such fault per
- * 2 MiB: alloc_huge_populated() puts the whole 2 MiB pages of a big buffer
+ * huge page (THP in "madvise" or "always" mode; "madvise" on these VMs) is
+ * one such fault per 2 MiB: alloc_huge_populated() puts the whole 2 MiB pages of a big buffer
  * on them, 4 ms for that span again.  Its last part goes on 4 KiB pages
  * unless rounding it up to a huge page wastes no more than the caller
  * allows, since memory a caller counts (a cache budget) should not grow by
@@ -21,9 +21,9 @@
  *
  * Ownership: the caller's memory; what the alloc_ functions return, free()
  * releases.  Errors: none; where a flag is missing or the kernel refuses
- * it, the pages fault in as before.  Thread
- * safety: any thread; contents never change, so sharing an end page with
- * another allocation is harmless.
+ * it, the pages fault in as before.  Thread safety: any thread; contents
+ * never change, so sharing an end page with another allocation is
+ * harmless.
  */
 #ifndef SOCI_PREFAULT_H
 #define SOCI_PREFAULT_H
@@ -76,8 +76,8 @@ static inline void *alloc_populated(size_t n)
  * adds max_waste bytes or fewer.  free() releases it.  NULL when out of
  * memory.  Where THP is off the kernel ignores the advice: 4 KiB pages
  * (and a rounded-up part is populated for nothing).  With THP's defrag
- * set to madvise (Debian's default) the kernel may compact memory here to
- * find a huge page; where it finds none, it falls back to small pages. */
+ * set to madvise (the kernel's default) the kernel may compact memory here
+ * to find a huge page; where it finds none, it falls back to small pages. */
 static inline void *alloc_huge_populated(size_t n, size_t max_waste)
 {
     size_t whole = n & ~(HUGE_PAGE_BYTES - 1), tail = n - whole;

@@ -39,6 +39,14 @@ static const struct fs_node *at(const struct fs_tree *t, const char *path)
     return id ? &t->nodes[id] : NULL;
 }
 
+/* how many entries the directory at path holds, 0 if there is none */
+static unsigned entries_in(const struct fs_tree *t, const char *path)
+{
+    const struct fs_node *n = at(t, path);
+
+    return n != NULL ? n->nchildren : 0;
+}
+
 static int is_dir(const struct fs_tree *t, const char *path)
 {
     const struct fs_node *n = at(t, path);
@@ -94,28 +102,24 @@ int main(void)
     }
     CHECK(is_dir(&t, "a"));
     CHECK(is_dir(&t, "a/b"));
-    CHECK_MSG(at(&t, "a/b") != NULL && at(&t, "a/b")->nchildren == 2, "a/b has %u entries, want y and z",
-              at(&t, "a/b") ? at(&t, "a/b")->nchildren : 0);
+    CHECK_MSG(entries_in(&t, "a/b") == 2, "a/b has %u entries, want y and z", entries_in(&t, "a/b"));
     CHECK(is_file(&t, "a/b/y"));
     CHECK(is_file(&t, "a/b/z"));
     CHECK_MSG(at(&t, "a/b/x") == NULL && at(&t, "a/b/x2") == NULL, "the replaced directory's files show");
     CHECK(is_file(&t, "a/c"));
     CHECK(is_file(&t, "a/h"));
-    CHECK_MSG(at(&t, "a") != NULL && at(&t, "a")->nchildren == 3, "a has %u entries, want b, c and h",
-              at(&t, "a") ? at(&t, "a")->nchildren : 0);
+    CHECK_MSG(entries_in(&t, "a") == 3, "a has %u entries, want b, c and h", entries_in(&t, "a"));
     CHECK(is_dir(&t, "d"));
     CHECK(is_dir(&t, "d/e"));
     CHECK(is_file(&t, "d/e/f"));
     CHECK(is_file(&t, "d/e/i"));
     CHECK(is_file(&t, "d/g"));
-    CHECK_MSG(at(&t, "d/e") != NULL && at(&t, "d/e")->nchildren == 2, "d/e has %u entries, want f and i",
-              at(&t, "d/e") ? at(&t, "d/e")->nchildren : 0);
+    CHECK_MSG(entries_in(&t, "d/e") == 2, "d/e has %u entries, want f and i", entries_in(&t, "d/e"));
     CHECK(is_dir(&t, "k/l"));
     CHECK(is_file(&t, "k/l/n"));
     CHECK(is_file(&t, "k/m"));
     CHECK(is_file(&t, "k/o"));
-    CHECK_MSG(at(&t, "k/l") != NULL && at(&t, "k/l")->nchildren == 1, "k/l has %u entries, want n",
-              at(&t, "k/l") ? at(&t, "k/l")->nchildren : 0);
+    CHECK_MSG(entries_in(&t, "k/l") == 1, "k/l has %u entries, want n", entries_in(&t, "k/l"));
     fs_tree_free(&t);
     return check_exit();
 }

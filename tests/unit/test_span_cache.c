@@ -209,6 +209,13 @@ static struct span_cache_stats stats(struct span_cache *sc)
 
 static int64_t fetched(struct span_cache *sc) { return stats(sc).spans_fetched; }
 
+/* up to 2 s for more than n spans fetched (readahead runs on its threads) */
+static void wait_fetched_over(struct span_cache *sc, int64_t n)
+{
+    for (int i = 0; i < 200 && fetched(sc) <= n; i++)
+        usleep(10000);
+}
+
 static struct span_cache *cache_new_opts(struct layer *L, size_t mem, const char *disk_dir, int64_t disk,
                                          int defer_helpers)
 {
@@ -501,8 +508,7 @@ static void test_prefetch_not_readahead(const char *dir)
               (long long)(fetched(sc) - base));
     /* on into span 5: a sequential reader beyond the list */
     CHECK(read_span(sc, &L, 5));
-    for (i = 0; i < 200 && fetched(sc) <= base + 1; i++)
-        usleep(10000);
+    wait_fetched_over(sc, base + 1);
     CHECK_MSG(fetched(sc) > base + 1, "a sequential read into span 5 started no readahead (%lld fetched)",
               (long long)(fetched(sc) - base));
     span_cache_free(sc);
@@ -536,8 +542,7 @@ static void test_deferred_helpers(const char *dir)
     span_cache_start_helpers(sc);
     base = fetched(sc);
     CHECK(read_span(sc, &L, 4));
-    for (i = 0; i < 200 && fetched(sc) <= base + 1; i++)
-        usleep(10000);
+    wait_fetched_over(sc, base + 1);
     CHECK_MSG(fetched(sc) > base + 1, "with the helpers started a sequential read into span 4 started no readahead "
               "(%lld fetched)", (long long)(fetched(sc) - base));
     for (i = 5; i < L.zi.nspans; i++)
